@@ -1,0 +1,283 @@
+//! Which clients act in which account: the responder's own, or a member account's through
+//! the assumed member role (credentials cached per account while valid, across warm
+//! invocations).
+
+use crate::aws::ec2::Ec2Client;
+use crate::aws::iam::IamClient;
+use crate::aws::sts::StsClient;
+use crate::aws::{CallerIdentity, Ec2, Iam, Sts};
+use crate::error::AwsError;
+use crate::names;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use time::OffsetDateTime;
+
+/// Builds (and caches) the EC2 client of an account for a region.
+pub type Ec2Factory = Arc<dyn Fn(&str) -> Arc<dyn Ec2> + Send + Sync>;
+
+/// Who the responder is: its account and, when it runs as a role, that role's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    pub role_name: Option<String>,
+}
+
+/// IAM and EC2 for one account.
+#[derive(Clone)]
+pub struct AccountAccess {
+    pub account: String,
+    pub iam: Arc<dyn Iam>,
+    /// The member role used, when the account is not the responder's own.
+    pub via_role: Option<String>,
+    ec2: Ec2Factory,
+}
+
+impl AccountAccess {
+    pub fn new(
+        account: String,
+        iam: Arc<dyn Iam>,
+        via_role: Option<String>,
+        ec2: Ec2Factory,
+    ) -> Self {
+        Self {
+            account,
+            iam,
+            via_role,
+            ec2,
+        }
+    }
+
+    /// The EC2 client of this account in `region`.
+    pub fn ec2(&self, region: &str) -> Arc<dyn Ec2> {
+        (self.ec2)(region)
+    }
+}
+
+/// Why an account could not be reached, and what a person must do there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    pub account: String,
+    pub reason: String,
+    pub error: Option<AwsError>,
+}
+
+pub trait Accounts: Send + Sync {
+    /// The responder's identity (from `RESPONDER_ROLE_ARN`, else `GetCallerIdentity`, cached).
+    fn identity(&self) -> BoxFuture<'_, Result<Identity, AwsError>>;
+    /// Clients for `account`; `finding` names the role session in the member account.
+    fn access<'a>(
+        &'a self,
+        account: &'a str,
+        finding: &'a str,
+    ) -> BoxFuture<'a, Result<AccountAccess, Unreachable>>;
+}
+
+/// The real accounts: built from the SDK configuration once per container.
+pub struct SdkAccounts {
+    sdk: aws_config::SdkConfig,
+    sts: Arc<dyn Sts>,
+    own: Mutex<Option<AccountAccess>>,
+    identity_from_config: Option<Identity>,
+    identity: tokio::sync::OnceCell<Identity>,
+    member_role_name: Option<String>,
+    member_external_id: Option<String>,
+    /// account → (expiry, access): assumed credentials reused while valid.
+    members: Mutex<HashMap<String, (OffsetDateTime, AccountAccess)>>,
+}
+
+fn ec2_factory(sdk: aws_config::SdkConfig) -> Ec2Factory {
+    let cache: Mutex<HashMap<String, Arc<dyn Ec2>>> = Mutex::new(HashMap::new());
+    Arc::new(move |region: &str| {
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_ec2::config::Builder::from(&sdk)
+                    .region(aws_config::Region::new(region.to_string()))
+                    .build();
+                Arc::new(Ec2Client(aws_sdk_ec2::Client::from_conf(conf)))
+            })
+            .clone()
+    })
+}
+
+impl SdkAccounts {
+    pub fn new(sdk: aws_config::SdkConfig, config: &crate::config::Config) -> Self {
+        let identity_from_config = config
+            .responder_role_arn
+            .as_deref()
+            .and_then(names::parse_role_arn)
+            .map(|(account, _, name)| Identity {
+                account,
+                role_name: Some(name),
+            });
+        Self {
+            sts: Arc::new(StsClient(aws_sdk_sts::Client::new(&sdk))),
+            sdk,
+            own: Mutex::new(None),
+            identity_from_config,
+            identity: tokio::sync::OnceCell::new(),
+            member_role_name: config.member_role_name.clone(),
+            member_external_id: config.member_role_external_id.clone(),
+            members: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Own-account clients, built on first use (keeps them off the cold-start path).
+    fn own(&self, account: &str) -> AccountAccess {
+        let mut own = self.own.lock().unwrap_or_else(|e| e.into_inner());
+        own.get_or_insert_with(|| {
+            AccountAccess::new(
+                account.to_string(),
+                Arc::new(IamClient(aws_sdk_iam::Client::new(&self.sdk))),
+                None,
+                ec2_factory(self.sdk.clone()),
+            )
+        })
+        .clone()
+    }
+
+    async fn member(&self, account: &str, finding: &str) -> Result<AccountAccess, Unreachable> {
+        let now = OffsetDateTime::now_utc();
+        if let Some((expiry, access)) = self
+            .members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(account)
+        {
+            // Keep a margin so a cached session does not expire in the middle of a response.
+            if *expiry > now + time::Duration::minutes(2) {
+                return Ok(access.clone());
+            }
+        }
+        let Some(role_name) = &self.member_role_name else {
+            return Err(Unreachable {
+                account: account.to_string(),
+                reason: "the finding belongs to another account and MEMBER_ROLE_NAME is not set"
+                    .into(),
+                error: None,
+            });
+        };
+        let partition = self.identity_partition();
+        let role_arn = format!("arn:{partition}:iam::{account}:role/{role_name}");
+        let session = member_session_name(finding);
+        let creds = self
+            .sts
+            .assume_role(&role_arn, &session, self.member_external_id.as_deref())
+            .await
+            .map_err(|e| Unreachable {
+                account: account.to_string(),
+                reason: format!("assuming {role_arn} failed"),
+                error: Some(e),
+            })?;
+        let provider = aws_sdk_iam::config::Credentials::new(
+            creds.access_key_id,
+            creds.secret_access_key,
+            Some(creds.session_token),
+            Some(
+                std::time::SystemTime::UNIX_EPOCH
+                    + std::time::Duration::from_secs(
+                        creds.expiration.unix_timestamp().max(0) as u64
+                    ),
+            ),
+            "session-revoker-member-role",
+        );
+        let sdk = self
+            .sdk
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
+        let access = AccountAccess::new(
+            account.to_string(),
+            Arc::new(IamClient(aws_sdk_iam::Client::new(&sdk))),
+            Some(role_arn),
+            ec2_factory(sdk),
+        );
+        self.members
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(account.to_string(), (creds.expiration, access.clone()));
+        Ok(access)
+    }
+
+    fn identity_partition(&self) -> &'static str {
+        match self.sdk.region().map(|r| r.as_ref()) {
+            Some(r) if r.starts_with("cn-") => "aws-cn",
+            Some(r) if r.starts_with("us-gov-") => "aws-us-gov",
+            _ => "aws",
+        }
+    }
+}
+
+/// A role session name that identifies the finding: `session-revoker-<finding id>`, cut to
+/// STS's 64 characters and its alphabet.
+pub fn member_session_name(finding: &str) -> String {
+    let clean: String = finding
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "=,.@-".contains(*c))
+        .take(48)
+        .collect();
+    if clean.is_empty() {
+        "session-revoker".into()
+    } else {
+        format!("session-revoker-{clean}")
+    }
+}
+
+impl Accounts for SdkAccounts {
+    fn identity(&self) -> BoxFuture<'_, Result<Identity, AwsError>> {
+        async move {
+            if let Some(id) = &self.identity_from_config {
+                return Ok(id.clone());
+            }
+            self.identity
+                .get_or_try_init(|| async {
+                    let CallerIdentity { account, arn } = self.sts.caller_identity().await?;
+                    Ok(Identity {
+                        account,
+                        role_name: names::role_name_from_assumed_role_arn(&arn).map(str::to_string),
+                    })
+                })
+                .await
+                .cloned()
+        }
+        .boxed()
+    }
+
+    fn access<'a>(
+        &'a self,
+        account: &'a str,
+        finding: &'a str,
+    ) -> BoxFuture<'a, Result<AccountAccess, Unreachable>> {
+        async move {
+            let own = self.identity().await.map_err(|e| Unreachable {
+                account: account.to_string(),
+                reason: "the responder's own account could not be determined".into(),
+                error: Some(e),
+            })?;
+            if own.account == account {
+                Ok(self.own(account))
+            } else {
+                self.member(account, finding).await
+            }
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_identify_the_finding_within_sts_limits() {
+        assert_eq!(member_session_name("abc123"), "session-revoker-abc123");
+        assert_eq!(member_session_name("a b\"c*"), "session-revoker-abc");
+        assert!(member_session_name(&"f".repeat(200)).len() <= 64);
+        assert_eq!(member_session_name("***"), "session-revoker");
+    }
+}

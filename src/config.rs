@@ -1,0 +1,329 @@
+//! Configuration from environment variables, validated once at start.
+
+use crate::error::ConfigError;
+use crate::finding_types::DEFAULT_FINDING_TYPES;
+use glob::Pattern;
+use std::collections::HashMap;
+
+/// How much of a role a revocation denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeScope {
+    /// Every session of the role issued before the cutoff (the console's "Revoke active sessions").
+    Role,
+    /// Only the sessions named in the finding (`aws:userid` exact match).
+    Session,
+}
+
+/// How an instance gets a fresh instance-profile association.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReassociationStrategy {
+    Disassociate,
+    Replace,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sns_topic_arn: Option<String>,
+    pub dry_run: bool,
+    pub cutoff_margin_seconds: i64,
+    pub min_severity: f64,
+    pub finding_types: Vec<Pattern>,
+    pub allow_sample_findings: bool,
+    pub protected_roles: Vec<Pattern>,
+    pub responder_role_arn: Option<String>,
+    pub revoke_scope: RevokeScope,
+    pub reassociate_instance_profile: bool,
+    pub reassociation_strategy: ReassociationStrategy,
+    pub reassociation_max_wait_seconds: u64,
+    pub member_role_name: Option<String>,
+    pub member_role_external_id: Option<String>,
+    pub allowed_accounts: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_vars(&HashMap::new()).expect("defaults are valid")
+    }
+}
+
+/// Every variable this function reads, with its default (shown in the README).
+pub const VARIABLES: &[(&str, &str)] = &[
+    ("SNS_TOPIC_ARN", ""),
+    ("DRY_RUN", "false"),
+    ("CUTOFF_MARGIN_SECONDS", "30"),
+    ("MIN_SEVERITY", "4.0"),
+    ("FINDING_TYPES", ""),
+    ("ALLOW_SAMPLE_FINDINGS", "false"),
+    ("PROTECTED_ROLES", ""),
+    ("RESPONDER_ROLE_ARN", ""),
+    ("REVOKE_SCOPE", "role"),
+    ("REASSOCIATE_INSTANCE_PROFILE", "false"),
+    ("REASSOCIATION_STRATEGY", "disassociate"),
+    ("REASSOCIATION_MAX_WAIT_SECONDS", "120"),
+    ("MEMBER_ROLE_NAME", ""),
+    ("MEMBER_ROLE_EXTERNAL_ID", ""),
+    ("ALLOWED_ACCOUNTS", ""),
+];
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = VARIABLES
+            .iter()
+            .filter_map(|(name, _)| std::env::var(name).ok().map(|v| (name.to_string(), v)))
+            .collect();
+        Self::from_vars(&vars)
+    }
+
+    /// Parses the variables; an empty value means "use the default".
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| -> Option<&str> {
+            vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+        };
+        let bool_var = |name: &'static str| -> Result<bool, ConfigError> {
+            match get(name).map(str::to_ascii_lowercase).as_deref() {
+                None | Some("false") | Some("0") | Some("no") => Ok(false),
+                Some("true") | Some("1") | Some("yes") => Ok(true),
+                Some(other) => Err(invalid(name, other, "expected true or false")),
+            }
+        };
+
+        let sns_topic_arn = match get("SNS_TOPIC_ARN") {
+            Some(arn) if !arn.starts_with("arn:") || !arn.contains(":sns:") => {
+                return Err(invalid(
+                    "SNS_TOPIC_ARN",
+                    arn,
+                    "expected an SNS topic ARN (arn:…:sns:…)",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
+
+        let cutoff_margin_seconds = match get("CUTOFF_MARGIN_SECONDS") {
+            None => 30,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (0..=300).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "CUTOFF_MARGIN_SECONDS",
+                        v,
+                        "expected whole seconds from 0 to 300",
+                    )
+                })?,
+        };
+
+        let min_severity = match get("MIN_SEVERITY") {
+            None => 4.0,
+            Some(v) => v
+                .parse::<f64>()
+                .ok()
+                .filter(|n| (0.0..=10.0).contains(n))
+                .ok_or_else(|| invalid("MIN_SEVERITY", v, "expected a number from 0 to 10"))?,
+        };
+
+        let finding_types = match get("FINDING_TYPES") {
+            None => DEFAULT_FINDING_TYPES
+                .iter()
+                .map(|t| {
+                    Pattern::new(&Pattern::escape(t)).expect("escaped literal is a valid pattern")
+                })
+                .collect(),
+            Some(v) => globs("FINDING_TYPES", v)?,
+        };
+        let protected_roles = match get("PROTECTED_ROLES") {
+            None => Vec::new(),
+            Some(v) => globs("PROTECTED_ROLES", v)?,
+        };
+
+        let responder_role_arn = match get("RESPONDER_ROLE_ARN") {
+            Some(arn) if !arn.starts_with("arn:") || !arn.contains(":role/") => {
+                return Err(invalid(
+                    "RESPONDER_ROLE_ARN",
+                    arn,
+                    "expected an IAM role ARN (arn:…:role/…)",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
+
+        let revoke_scope = match get("REVOKE_SCOPE").map(str::to_ascii_lowercase).as_deref() {
+            None | Some("role") => RevokeScope::Role,
+            Some("session") => RevokeScope::Session,
+            Some(other) => return Err(invalid("REVOKE_SCOPE", other, "expected role or session")),
+        };
+        let reassociation_strategy = match get("REASSOCIATION_STRATEGY")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("disassociate") => ReassociationStrategy::Disassociate,
+            Some("replace") => ReassociationStrategy::Replace,
+            Some(other) => {
+                return Err(invalid(
+                    "REASSOCIATION_STRATEGY",
+                    other,
+                    "expected disassociate or replace",
+                ))
+            }
+        };
+        let reassociation_max_wait_seconds = match get("REASSOCIATION_MAX_WAIT_SECONDS") {
+            None => 120,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=600).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "REASSOCIATION_MAX_WAIT_SECONDS",
+                        v,
+                        "expected whole seconds from 1 to 600",
+                    )
+                })?,
+        };
+
+        let member_role_name = get("MEMBER_ROLE_NAME").map(str::to_string);
+        if let Some(name) = &member_role_name {
+            if !crate::names::is_valid_role_name(name) {
+                return Err(invalid(
+                    "MEMBER_ROLE_NAME",
+                    name,
+                    "expected an IAM role name",
+                ));
+            }
+        }
+        let allowed_accounts = match get("ALLOWED_ACCOUNTS") {
+            None => Vec::new(),
+            Some(v) => {
+                let list: Vec<String> = split_list(v).map(str::to_string).collect();
+                if let Some(bad) = list.iter().find(|a| !crate::names::is_account_id(a)) {
+                    return Err(invalid(
+                        "ALLOWED_ACCOUNTS",
+                        bad,
+                        "expected 12-digit account ids",
+                    ));
+                }
+                list
+            }
+        };
+
+        Ok(Self {
+            sns_topic_arn,
+            dry_run: bool_var("DRY_RUN")?,
+            cutoff_margin_seconds,
+            min_severity,
+            finding_types,
+            allow_sample_findings: bool_var("ALLOW_SAMPLE_FINDINGS")?,
+            protected_roles,
+            responder_role_arn,
+            revoke_scope,
+            reassociate_instance_profile: bool_var("REASSOCIATE_INSTANCE_PROFILE")?,
+            reassociation_strategy,
+            reassociation_max_wait_seconds,
+            member_role_name,
+            member_role_external_id: get("MEMBER_ROLE_EXTERNAL_ID").map(str::to_string),
+            allowed_accounts,
+        })
+    }
+
+    pub fn acts_on_type(&self, finding_type: &str) -> bool {
+        self.finding_types.iter().any(|p| p.matches(finding_type))
+    }
+
+    /// The pattern that protects this role, matched against its name and its ARN.
+    pub fn protecting_pattern(&self, role_name: &str, role_arn: Option<&str>) -> Option<&Pattern> {
+        self.protected_roles
+            .iter()
+            .find(|p| p.matches(role_name) || role_arn.is_some_and(|arn| p.matches(arn)))
+    }
+}
+
+fn split_list(v: &str) -> impl Iterator<Item = &str> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn globs(variable: &'static str, v: &str) -> Result<Vec<Pattern>, ConfigError> {
+    split_list(v)
+        .map(|g| {
+            Pattern::new(g).map_err(|e| invalid(variable, g, &format!("not a valid glob: {e}")))
+        })
+        .collect()
+}
+
+fn invalid(variable: &'static str, value: &str, problem: &str) -> ConfigError {
+    ConfigError {
+        variable,
+        value: value.to_string(),
+        problem: problem.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let c = Config::from_vars(&HashMap::new()).unwrap();
+        assert!(!c.dry_run);
+        assert_eq!(c.cutoff_margin_seconds, 30);
+        assert_eq!(c.min_severity, 4.0);
+        assert_eq!(c.revoke_scope, RevokeScope::Role);
+        assert!(
+            c.acts_on_type("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS")
+        );
+        assert!(!c.acts_on_type("Recon:EC2/PortProbeUnprotectedPort"));
+        assert!(!c.acts_on_type("Policy:IAMUser/RootCredentialUsage"));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (name, value) in [
+            ("DRY_RUN", "maybe"),
+            ("CUTOFF_MARGIN_SECONDS", "-5"),
+            ("CUTOFF_MARGIN_SECONDS", "3600"),
+            ("MIN_SEVERITY", "eleven"),
+            ("REVOKE_SCOPE", "account"),
+            ("SNS_TOPIC_ARN", "my-topic"),
+            ("PROTECTED_ROLES", "admin[*"),
+            ("ALLOWED_ACCOUNTS", "12345"),
+            ("RESPONDER_ROLE_ARN", "responder"),
+        ] {
+            let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
+            assert_eq!(err.variable, name, "{err}");
+            assert!(err.to_string().contains(name));
+        }
+    }
+
+    #[test]
+    fn protected_roles_match_name_or_arn() {
+        let c = Config::from_vars(&vars(&[(
+            "PROTECTED_ROLES",
+            "BreakGlass*, arn:aws:iam::*:role/admin/*",
+        )]))
+        .unwrap();
+        assert!(c.protecting_pattern("BreakGlassAdmin", None).is_some());
+        assert!(c
+            .protecting_pattern("Ops", Some("arn:aws:iam::111122223333:role/admin/Ops"))
+            .is_some());
+        assert!(c
+            .protecting_pattern("Ops", Some("arn:aws:iam::111122223333:role/Ops"))
+            .is_none());
+    }
+
+    #[test]
+    fn finding_types_accept_globs() {
+        let c =
+            Config::from_vars(&vars(&[("FINDING_TYPES", "*:IAMUser/AnomalousBehavior")])).unwrap();
+        assert!(c.acts_on_type("Impact:IAMUser/AnomalousBehavior"));
+        assert!(!c.acts_on_type("UnauthorizedAccess:IAMUser/TorIPCaller"));
+    }
+}

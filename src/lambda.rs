@@ -1,0 +1,83 @@
+//! The Lambda glue: logging, clients built once, the handler.
+
+use crate::accounts::SdkAccounts;
+use crate::aws::sns::SnsClient;
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::respond::{Budget, Responder};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// JSON logs in Lambda (or with `LOG_FORMAT=json`), readable text elsewhere; `RUST_LOG` filters.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match std::env::var("LOG_FORMAT") {
+        Ok(f) => f.eq_ignore_ascii_case("json"),
+        Err(_) => std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+
+/// Builds the responder: SDK configuration from the environment (`AWS_ENDPOINT_URL` points it at
+/// an emulator), deliberate retries, clients created on first use.
+pub async fn build_responder(config: Config) -> Responder {
+    let retry = aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(5)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(5));
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .retry_config(retry)
+        .load()
+        .await;
+    let notifier = config.sns_topic_arn.as_ref().map(|_| {
+        Arc::new(SnsClient(aws_sdk_sns::Client::new(&sdk))) as Arc<dyn crate::aws::Notifier>
+    });
+    Responder {
+        accounts: Arc::new(SdkAccounts::new(sdk, &config)),
+        config,
+        clock: Arc::new(SystemClock),
+        notifier,
+    }
+}
+
+/// Time left in the invocation, from the context's deadline (epoch milliseconds).
+fn budget(deadline_ms: u64) -> Budget {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if deadline_ms == 0 {
+        return Budget::UNLIMITED;
+    }
+    Budget {
+        deadline: Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))),
+    }
+}
+
+pub async fn handler(
+    event: LambdaEvent<Value>,
+    responder: &Responder,
+) -> Result<Value, Diagnostic> {
+    let budget = budget(event.context.deadline);
+    match responder.respond(&event.payload, budget).await {
+        Ok(report) => Ok(serde_json::to_value(&report).unwrap_or(Value::Null)),
+        Err(e) => Err(Diagnostic {
+            error_type: e.error_type().to_string(),
+            error_message: e.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,48 @@
+//! Every AWS API action this function calls, in one place.
+//!
+//! `tests/template.rs` reads `template.yaml` and `member-role.yaml` and fails when a
+//! template grants an action that is not listed here or misses one that is, so a new
+//! SDK call without a permission (or a stale permission) fails the build.
+
+/// Actions called with the function's own credentials (the administrator account).
+pub const RESPONDER_ACTIONS: &[&str] = &[
+    "iam:GetRole",
+    "iam:ListRoles",
+    "iam:GetRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:GetUser",
+    "iam:ListAccessKeys",
+    "iam:UpdateAccessKey",
+    "iam:GetUserPolicy",
+    "iam:PutUserPolicy",
+    "iam:GetInstanceProfile",
+    "iam:PassRole",
+    "ec2:DescribeIamInstanceProfileAssociations",
+    "ec2:DisassociateIamInstanceProfile",
+    "ec2:AssociateIamInstanceProfile",
+    "ec2:ReplaceIamInstanceProfileAssociation",
+    "sns:Publish",
+    "sts:AssumeRole",
+];
+
+/// Actions called in a member account through the assumed member role.
+pub const MEMBER_ACTIONS: &[&str] = &[
+    "iam:GetRole",
+    "iam:ListRoles",
+    "iam:GetRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:GetUser",
+    "iam:ListAccessKeys",
+    "iam:UpdateAccessKey",
+    "iam:GetUserPolicy",
+    "iam:PutUserPolicy",
+    "iam:GetInstanceProfile",
+    "iam:PassRole",
+    "ec2:DescribeIamInstanceProfileAssociations",
+    "ec2:DisassociateIamInstanceProfile",
+    "ec2:AssociateIamInstanceProfile",
+    "ec2:ReplaceIamInstanceProfileAssociation",
+];
+
+/// Called but needs no IAM permission (AWS always allows it), so no template grants it.
+pub const UNGATED_ACTIONS: &[&str] = &["sts:GetCallerIdentity"];
