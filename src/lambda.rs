@@ -32,17 +32,31 @@ pub fn init_logging() {
     }
 }
 
+/// Attempts per AWS call (the first and four retries) for throttling, 5xx and timeouts.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The SDK retry behaviour, chosen rather than left to defaults: standard mode (exponential
+/// backoff with jitter; throttling, 5xx and timeouts retried), 5 attempts, 200 ms first
+/// backoff, 5 s cap: about 3 s worst case per call, well inside the invocation time.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(5))
+}
+
 /// Builds the responder: SDK configuration from the environment (`AWS_ENDPOINT_URL` points it at
 /// an emulator), deliberate retries, clients created on first use.
 pub async fn build_responder(config: Config) -> Responder {
-    let retry = aws_config::retry::RetryConfig::standard()
-        .with_max_attempts(5)
-        .with_initial_backoff(Duration::from_millis(200))
-        .with_max_backoff(Duration::from_secs(5));
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(retry)
+        .retry_config(retry_config())
         .load()
         .await;
+    responder_from_sdk(sdk, config)
+}
+
+/// The responder over an SDK configuration built elsewhere (tests point it at the emulator).
+pub fn responder_from_sdk(sdk: aws_config::SdkConfig, config: Config) -> Responder {
     let notifier = config.sns_topic_arn.as_ref().map(|_| {
         Arc::new(SnsClient(aws_sdk_sns::Client::new(&sdk))) as Arc<dyn crate::aws::Notifier>
     });

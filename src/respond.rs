@@ -280,15 +280,20 @@ impl Responder {
             .clone()
             .or_else(|| target.role_id.clone())
             .unwrap_or_default();
-        let kind = match self.config.revoke_scope {
-            RevokeScope::Role => ActionKind::RevokeRoleSessions,
-            RevokeScope::Session => ActionKind::RevokeSessions,
+        let session_scope = plan::effective_scope(incident, &self.config) == RevokeScope::Session;
+        let kind = if session_scope {
+            ActionKind::RevokeSessions
+        } else {
+            ActionKind::RevokeRoleSessions
         };
         let (access, identity) = match self.access(incident).await {
             Ok(a) => a,
             Err(u) => return self.unreachable(kind, &label, u, ctx),
         };
-        let facts = match self.role_facts(access.iam.as_ref(), target, identity).await {
+        let facts = match self
+            .role_facts(access.iam.as_ref(), target, identity, session_scope)
+            .await
+        {
             Ok(f) => f,
             Err(step) => {
                 return vec![
@@ -326,6 +331,7 @@ impl Responder {
         iam: &dyn Iam,
         target: &RoleTarget,
         identity: Result<Identity, AwsError>,
+        session_scope: bool,
     ) -> Result<RoleFacts, Step> {
         let name = match &target.name {
             Some(n) => n.clone(),
@@ -334,7 +340,6 @@ impl Responder {
                 find_role_by_id(iam, role_id).await?.name
             }
         };
-        let session_scope = self.config.revoke_scope == RevokeScope::Session;
         let (role, role_policy, session_policy) = futures::join!(
             iam.get_role(&name),
             iam.get_role_policy(&name, policy::ROLE_POLICY_NAME),

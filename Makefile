@@ -1,0 +1,74 @@
+# session-revoker — every set-up step lives here: a fresh machine with Rust and Python needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+LINT_VENV := .venv-lint
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: all demo test unit lint-templates build deploy invoke-remote bench fmt clippy clean venv
+
+all: test
+
+# The local AWS (moto server) and the local Lambda runtime (cargo-lambda), pinned.
+$(VENV)/.installed: tools/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r tools/requirements.txt
+	touch $@
+
+# Template checks (cfn-lint, checkov) in their own virtualenv so their pins never fight moto's.
+$(LINT_VENV)/.installed: tools/requirements-lint.txt
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet --upgrade pip
+	$(LINT_VENV)/bin/pip install --quiet -r tools/requirements-lint.txt
+	touch $@
+
+venv: $(VENV)/.installed $(LINT_VENV)/.installed
+
+## make demo: build, start moto and the local Lambda runtime, seed a small account, send a
+## GuardDuty finding through the function, show the report, the policy and the SNS message.
+demo: $(VENV)/.installed
+	tools/demo.sh
+
+## make test: unit, adapter, emulator and end-to-end tests, then the template checks.
+test: $(VENV)/.installed $(LINT_VENV)/.installed
+	cargo build --all-targets
+	tools/with-moto.sh cargo test --all-targets
+	tools/check-templates.sh
+
+unit:
+	cargo test --lib
+
+lint-templates: $(LINT_VENV)/.installed
+	tools/check-templates.sh
+
+fmt:
+	cargo fmt --all
+
+clippy:
+	cargo clippy --all-targets -- -D warnings
+
+## make build: arm64 release for Lambda (needs zig: pip install ziglang, and the rustup target).
+build: $(VENV)/.installed
+	rustup target add aarch64-unknown-linux-gnu
+	$(VENV)/bin/pip install --quiet ziglang
+	cargo lambda build --release --arm64 --output-format zip
+
+## make deploy: `sam deploy --guided` the first time (no samconfig.toml stack yet), then `sam deploy`.
+deploy: build
+	@if [ -f .aws-sam/deployed ]; then sam deploy; else sam deploy --guided && mkdir -p .aws-sam && touch .aws-sam/deployed; fi
+
+## make invoke-remote EVENT=events/manual-revoke.json [FUNCTION=session-revoker]
+FUNCTION ?= session-revoker
+invoke-remote:
+	@test -n "$(EVENT)" || { echo "usage: make invoke-remote EVENT=events/<file>.json"; exit 2; }
+	aws lambda invoke --function-name $(FUNCTION) --cli-binary-format raw-in-base64-out \
+		--payload fileb://$(EVENT) /dev/stdout
+
+## make bench: cold start, event-to-deny, memory, sizes, throughput; writes BENCHMARKS.md.
+bench: $(VENV)/.installed
+	tools/bench.sh
+
+clean:
+	cargo clean
+	rm -rf $(VENV) $(LINT_VENV)

@@ -1,0 +1,153 @@
+//! Throughput of the pure path, findings per second: parse the payload, triage, decide (with the
+//! facts IAM would return), build and re-read the deny policy, render the report (the SNS
+//! publication, text and JSON, and the JSON written to the log). No AWS call, no clock.
+//!
+//! `make bench` runs it briefly (`cargo bench --bench pure_path -- --measurement-time 3`) and
+//! copies `target/criterion/pure_path/*/new/estimates.json` into BENCHMARKS.md.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use serde_json::Value;
+use session_revoker::aws::RoleInfo;
+use session_revoker::config::Config;
+use session_revoker::input::parse_payload;
+use session_revoker::names::format_utc;
+use session_revoker::plan::{decide_role, triage, PlannedAction, RoleFacts, Step, Triage, Write};
+use session_revoker::policy::RevocationPolicy;
+use session_revoker::report::{ActionOutcome, IncidentReport, Outcome, Report, Status};
+use std::hint::black_box;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+const EVENT: &str = include_str!("../events/assumed-role-event.json");
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:session-revoker-reports";
+
+fn now() -> OffsetDateTime {
+    time::macros::datetime!(2026-11-22 03:00:00 UTC)
+}
+
+/// What IAM would say about the role: it exists, and either has no revocation policy yet or
+/// one written an hour earlier.
+fn facts(name: &str, existing: Option<String>) -> RoleFacts {
+    RoleFacts {
+        role: RoleInfo {
+            name: name.to_string(),
+            arn: format!("arn:aws:iam::123456789012:role/{name}"),
+            path: "/".into(),
+            role_id: "AROAQEXAMPLEDEPLOYER1".into(),
+        },
+        role_policy: Ok(existing),
+        session_policy: Ok(None),
+        responder_role: Ok(Some("session-revoker".into())),
+        note: None,
+    }
+}
+
+/// A planned action as the report shows it once carried out (writes succeed).
+fn outcome(action: PlannedAction) -> ActionOutcome {
+    let PlannedAction { kind, target, step } = action;
+    match step {
+        Step::Write(Write::PutRolePolicy {
+            role,
+            policy_name,
+            document,
+            cutoff,
+            previous_cutoff,
+            ..
+        }) => {
+            // The read-back check: the cutoff in the document is the one meant.
+            let read_back = RevocationPolicy::latest_cutoff(&document).ok().flatten();
+            assert_eq!(read_back, Some(cutoff));
+            let mut o = ActionOutcome::new(
+                kind,
+                &target,
+                Status::Done,
+                format!(
+                    "wrote {policy_name} on role {role}: deny tokens issued before {}",
+                    format_utc(cutoff)
+                ),
+            );
+            o.policy_name = Some(policy_name);
+            o.cutoff = Some(format_utc(cutoff));
+            o.previous_cutoff = previous_cutoff.map(format_utc);
+            o
+        }
+        Step::Write(_) => ActionOutcome::new(kind, &target, Status::Done, "written"),
+        Step::Skip { reason } => ActionOutcome::new(kind, &target, Status::Skipped, reason),
+        Step::AlreadyCovered { cutoff, reason } => {
+            let mut o = ActionOutcome::new(kind, &target, Status::AlreadyCovered, reason);
+            o.cutoff = Some(format_utc(cutoff));
+            o
+        }
+        Step::Manual { reason, commands } => {
+            let mut o = ActionOutcome::new(kind, &target, Status::ManualActionRequired, reason);
+            o.commands = commands;
+            o
+        }
+        Step::Fail { error } => {
+            ActionOutcome::new(kind, &target, Status::Failed, error.message.clone())
+        }
+    }
+}
+
+/// One finding through the pure path; returns the report and the bytes rendered for SNS and the log.
+fn pure_path(payload: &Value, config: &Config, existing: Option<&str>) -> (Report, usize) {
+    let now = now();
+    let parsed = parse_payload(payload).expect("the sample event parses");
+    let mut incidents = Vec::with_capacity(parsed.items.len());
+    for item in &parsed.items {
+        let incident = item.as_ref().expect("the sample finding is readable");
+        let actions = match triage(incident, config) {
+            Triage::Role(target) => {
+                let name = target.name.as_deref().unwrap_or("app-deployer");
+                let facts = facts(name, existing.map(str::to_string));
+                decide_role(incident, &facts, config, now)
+                    .into_iter()
+                    .map(outcome)
+                    .collect()
+            }
+            Triage::Done(action) => vec![outcome(action)],
+            Triage::User(_) => unreachable!("the sample finding is a role session"),
+        };
+        incidents.push(IncidentReport::new(incident, actions));
+    }
+    let report = Report::new(Some(parsed.shape), false, incidents, now, 0);
+    let publication = report.publication(TOPIC);
+    let logged = report.to_json();
+    let bytes = publication.message.len() + publication.subject.len() + logged.len();
+    (report, bytes)
+}
+
+fn bench(c: &mut Criterion) {
+    let payload: Value = serde_json::from_str(EVENT).expect("events/assumed-role-event.json");
+    let config = Config::default();
+    let earlier = RevocationPolicy {
+        cutoff: now() - time::Duration::hours(1),
+    }
+    .to_json();
+
+    // The measured path is the one meant: a revocation written, before and after an earlier one.
+    for existing in [None, Some(earlier.as_str())] {
+        let (report, _) = pure_path(&payload, &config, existing);
+        assert_eq!(report.outcome, Outcome::Revoked, "{}", report.summary);
+    }
+
+    let mut group = c.benchmark_group("pure_path");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("assumed_role_first_revocation", |b| {
+        b.iter(|| black_box(pure_path(black_box(&payload), &config, None)))
+    });
+    group.bench_function("assumed_role_cutoff_moved_forward", |b| {
+        b.iter(|| black_box(pure_path(black_box(&payload), &config, Some(&earlier))))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30);
+    targets = bench
+}
+criterion_main!(benches);

@@ -1,0 +1,290 @@
+//! Adapter tests: the exact requests the AWS traits send, and how AWS errors map, with
+//! `aws-smithy-mocks` (the real SDK clients with stubbed responses; no network).
+
+use aws_sdk_iam::operation::get_role::GetRoleOutput;
+use aws_sdk_iam::operation::get_role_policy::GetRolePolicyOutput;
+use aws_sdk_iam::operation::put_role_policy::PutRolePolicyOutput;
+use aws_sdk_iam::types::Role;
+use aws_smithy_mocks::{mock, mock_client, RuleMode};
+use session_revoker::aws::ec2::Ec2Client;
+use session_revoker::aws::iam::IamClient;
+use session_revoker::aws::sns::SnsClient;
+use session_revoker::aws::{Ec2, Iam, Notifier, Publication};
+use session_revoker::lambda::{retry_config, MAX_ATTEMPTS};
+
+fn iam_error(status: u16, code: &str, message: &str) -> Option<String> {
+    let _ = status;
+    Some(format!(
+        r#"<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>4b8e8f1c</RequestId></ErrorResponse>"#
+    ))
+}
+
+fn role(name: &str) -> Role {
+    Role::builder()
+        .role_name(name)
+        .arn(format!("arn:aws:iam::111122223333:role/{name}"))
+        .path("/")
+        .role_id("AROAEXAMPLEROLEID0001")
+        .create_date(aws_smithy_types::DateTime::from_secs(0))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn get_role_maps_no_such_entity_to_none() {
+    let found = mock!(aws_sdk_iam::Client::get_role)
+        .match_requests(|r| r.role_name() == Some("web-app"))
+        .then_output(|| GetRoleOutput::builder().role(role("web-app")).build());
+    let missing = mock!(aws_sdk_iam::Client::get_role)
+        .match_requests(|r| r.role_name() == Some("ghost"))
+        .then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                404.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    iam_error(
+                        404,
+                        "NoSuchEntity",
+                        "The role with name ghost cannot be found.",
+                    )
+                    .unwrap(),
+                ),
+            )
+        });
+    let iam = IamClient(mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&found, &missing]
+    ));
+    let info = iam.get_role("web-app").await.unwrap().unwrap();
+    assert_eq!(info.role_id, "AROAEXAMPLEROLEID0001");
+    assert_eq!(iam.get_role("ghost").await.unwrap(), None);
+    assert_eq!(found.num_calls(), 1);
+    assert_eq!(missing.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn get_role_policy_decodes_the_url_encoded_document() {
+    let rule = mock!(aws_sdk_iam::Client::get_role_policy)
+        .match_requests(|r| {
+            r.role_name() == Some("web-app") && r.policy_name() == Some("AWSRevokeOlderSessions")
+        })
+        .then_output(|| {
+            GetRolePolicyOutput::builder()
+                .role_name("web-app")
+                .policy_name("AWSRevokeOlderSessions")
+                .policy_document("%7B%22Version%22%3A%222012-10-17%22%7D")
+                .build()
+                .unwrap()
+        });
+    let iam = IamClient(mock_client!(aws_sdk_iam, [&rule]));
+    assert_eq!(
+        iam.get_role_policy("web-app", "AWSRevokeOlderSessions")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(r#"{"Version":"2012-10-17"}"#)
+    );
+}
+
+#[tokio::test]
+async fn put_role_policy_sends_exactly_the_document() {
+    let doc = session_revoker::policy::RevocationPolicy {
+        cutoff: time::macros::datetime!(2026-11-22 03:00:30 UTC),
+    }
+    .to_json();
+    let expected = doc.clone();
+    let rule = mock!(aws_sdk_iam::Client::put_role_policy)
+        .match_requests(move |r| {
+            r.role_name() == Some("web-app")
+                && r.policy_name() == Some("AWSRevokeOlderSessions")
+                && r.policy_document() == Some(expected.as_str())
+        })
+        .then_output(|| PutRolePolicyOutput::builder().build());
+    let iam = IamClient(mock_client!(aws_sdk_iam, [&rule]));
+    iam.put_role_policy("web-app", "AWSRevokeOlderSessions", &doc)
+        .await
+        .unwrap();
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn error_codes_and_messages_are_kept() {
+    for (status, code) in [
+        (409, "UnmodifiableEntity"),
+        (403, "AccessDenied"),
+        (409, "LimitExceeded"),
+        (400, "MalformedPolicyDocument"),
+    ] {
+        let rule = mock!(aws_sdk_iam::Client::put_role_policy).then_http_response(move || {
+            aws_smithy_runtime_api::http::Response::new(
+                status.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    iam_error(status, code, "refused by the test").unwrap(),
+                ),
+            )
+        });
+        let iam = IamClient(mock_client!(aws_sdk_iam, [&rule]));
+        let err = iam.put_role_policy("web-app", "p", "{}").await.unwrap_err();
+        assert_eq!(err.operation, "PutRolePolicy");
+        assert_eq!(err.code, code);
+        assert_eq!(err.message, "refused by the test");
+        assert_eq!(rule.num_calls(), 1, "{code} is not retried");
+    }
+}
+
+#[tokio::test]
+async fn throttling_is_retried_with_the_configured_attempts() {
+    let throttled = || iam_error(400, "Throttling", "Rate exceeded");
+    // Two throttles, then success: the caller sees success.
+    let rule = mock!(aws_sdk_iam::Client::put_role_policy)
+        .sequence()
+        .http_status(400, throttled())
+        .times(2)
+        .output(|| PutRolePolicyOutput::builder().build())
+        .build();
+    let iam = IamClient(mock_client!(
+        aws_sdk_iam,
+        RuleMode::Sequential,
+        [&rule],
+        |c| c.retry_config(retry_config())
+    ));
+    iam.put_role_policy("web-app", "p", "{}").await.unwrap();
+    assert_eq!(rule.num_calls(), 3);
+
+    // Throttled every time: gives up after MAX_ATTEMPTS with the AWS code.
+    let rule = mock!(aws_sdk_iam::Client::put_role_policy)
+        .sequence()
+        .http_status(400, throttled())
+        .repeatedly()
+        .build();
+    let iam = IamClient(mock_client!(
+        aws_sdk_iam,
+        RuleMode::Sequential,
+        [&rule],
+        |c| c.retry_config(retry_config())
+    ));
+    let err = iam.put_role_policy("web-app", "p", "{}").await.unwrap_err();
+    assert_eq!(err.code, "Throttling");
+    assert_eq!(rule.num_calls(), MAX_ATTEMPTS as usize);
+
+    // 5xx too.
+    let rule = mock!(aws_sdk_iam::Client::get_role)
+        .sequence()
+        .http_status(503, None)
+        .output(|| GetRoleOutput::builder().role(role("web-app")).build())
+        .build();
+    let iam = IamClient(mock_client!(
+        aws_sdk_iam,
+        RuleMode::Sequential,
+        [&rule],
+        |c| c.retry_config(retry_config())
+    ));
+    assert!(iam.get_role("web-app").await.unwrap().is_some());
+    assert_eq!(rule.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn update_access_key_deactivates_exactly_the_named_key() {
+    let rule = mock!(aws_sdk_iam::Client::update_access_key)
+        .match_requests(|r| {
+            r.user_name() == Some("ci-bot")
+                && r.access_key_id() == Some("AKIAEXAMPLESTOLENKEY")
+                && r.status() == Some(&aws_sdk_iam::types::StatusType::Inactive)
+        })
+        .then_output(|| {
+            aws_sdk_iam::operation::update_access_key::UpdateAccessKeyOutput::builder().build()
+        });
+    let iam = IamClient(mock_client!(aws_sdk_iam, [&rule]));
+    iam.deactivate_access_key("ci-bot", "AKIAEXAMPLESTOLENKEY")
+        .await
+        .unwrap();
+    assert_eq!(rule.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn publish_sends_json_structure_subject_and_attributes() {
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            let attrs = r.message_attributes().unwrap();
+            r.topic_arn() == Some("arn:aws:sns:eu-west-1:111122223333:reports")
+                && r.subject() == Some("[session-revoker] REVOKED")
+                && r.message_structure() == Some("json")
+                && attrs["outcome"].string_value() == Some("revoked")
+                && attrs["outcome"].data_type() == "String"
+        })
+        .then_output(|| {
+            aws_sdk_sns::operation::publish::PublishOutput::builder()
+                .message_id("m-1")
+                .build()
+        });
+    let sns = SnsClient(mock_client!(aws_sdk_sns, [&rule]));
+    let id = sns
+        .publish(&Publication {
+            topic_arn: "arn:aws:sns:eu-west-1:111122223333:reports".into(),
+            subject: "[session-revoker] REVOKED".into(),
+            message: r#"{"default":"text"}"#.into(),
+            attributes: vec![("outcome".into(), "revoked".into())],
+        })
+        .await
+        .unwrap();
+    assert_eq!(id, "m-1");
+}
+
+#[tokio::test]
+async fn publish_errors_keep_the_sns_code() {
+    let rule = mock!(aws_sdk_sns::Client::publish).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            404.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                r#"<ErrorResponse><Error><Type>Sender</Type><Code>NotFound</Code><Message>Topic does not exist</Message></Error></ErrorResponse>"#,
+            ),
+        )
+    });
+    let sns = SnsClient(mock_client!(aws_sdk_sns, [&rule]));
+    let p = Publication {
+        topic_arn: "arn:aws:sns:eu-west-1:111122223333:gone".into(),
+        subject: "s".into(),
+        message: "{}".into(),
+        attributes: vec![],
+    };
+    let err = sns.publish(&p).await.unwrap_err();
+    assert_eq!((err.operation, err.code.as_str()), ("Publish", "NotFound"));
+}
+
+#[tokio::test]
+async fn describe_associations_filters_by_instance_and_live_states() {
+    let rule = mock!(aws_sdk_ec2::Client::describe_iam_instance_profile_associations)
+        .match_requests(|r| {
+            let f = r.filters();
+            f.len() == 2
+                && f[0].name() == Some("instance-id")
+                && f[0].values() == ["i-0123456789abcdef0"]
+                && f[1].name() == Some("state")
+                && f[1].values() == ["associating", "associated"]
+        })
+        .then_output(|| {
+            aws_sdk_ec2::operation::describe_iam_instance_profile_associations::DescribeIamInstanceProfileAssociationsOutput::builder()
+                .iam_instance_profile_associations(
+                    aws_sdk_ec2::types::IamInstanceProfileAssociation::builder()
+                        .association_id("iip-assoc-1")
+                        .instance_id("i-0123456789abcdef0")
+                        .iam_instance_profile(
+                            aws_sdk_ec2::types::IamInstanceProfile::builder().arn("arn:aws:iam::111122223333:instance-profile/web").build(),
+                        )
+                        .state(aws_sdk_ec2::types::IamInstanceProfileAssociationState::Associated)
+                        .build(),
+                )
+                .build()
+        });
+    let ec2 = Ec2Client(mock_client!(aws_sdk_ec2, [&rule]));
+    let list = ec2
+        .describe_associations("i-0123456789abcdef0")
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].state, "associated");
+    assert_eq!(
+        list[0].profile_arn,
+        "arn:aws:iam::111122223333:instance-profile/web"
+    );
+}
