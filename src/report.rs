@@ -287,6 +287,13 @@ fn next_steps(incident: &Incident, report: &IncidentReport) -> Vec<String> {
                 ));
             }
             ActionKind::DeactivateAccessKey => {
+                // The action's target is the key; the user is the finding's principal.
+                let target = incident
+                    .principal
+                    .name
+                    .as_deref()
+                    .filter(|n| crate::names::is_valid_user_name(n))
+                    .unwrap_or("<user-name>");
                 steps.push(format!(
                     "Rotate the key in every system that uses it, then delete it after the investigation: \
                      aws iam create-access-key --user-name {target}; aws iam delete-access-key --user-name {target} --access-key-id {key}"

@@ -17,7 +17,7 @@ use crate::plan::{
 };
 use crate::policy::{self, RevocationPolicy, SessionRevocations};
 use crate::report::{ActionOutcome, IncidentReport, Report, Status};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,20 +101,13 @@ impl Responder {
 
         let mut not_started = Vec::new();
         let items: Vec<_> = parsed.items.iter().enumerate().collect();
-        let results: Vec<Option<IncidentReport>> = futures::stream::iter(items)
-            .map(|(index, item)| {
-                let ctx = &ctx;
-                async move {
-                    match item {
-                        Err(e) => {
-                            tracing::warn!(index, error = %e, "unreadable finding");
-                            Some(IncidentReport::unreadable(index, e))
-                        }
-                        Ok(_) if !ctx.budget.can_start(Duration::from_secs(2)) => None,
-                        Ok(incident) => Some(self.handle_incident(incident, ctx).await),
-                    }
-                }
-            })
+        // Boxed so the future stays Send (a stream over borrowing closures trips rustc's
+        // higher-ranked lifetime inference).
+        let work: Vec<futures::future::BoxFuture<'_, Option<IncidentReport>>> = items
+            .into_iter()
+            .map(|(index, item)| self.process_item(index, item, &ctx).boxed())
+            .collect();
+        let results: Vec<Option<IncidentReport>> = futures::stream::iter(work)
             .buffered(CONCURRENCY)
             .collect()
             .await;
@@ -201,6 +194,24 @@ impl Responder {
             )));
         }
         Ok(report)
+    }
+
+    /// One payload item: an unreadable one is reported, a readable one handled unless the
+    /// time is nearly out (`None`: not started).
+    async fn process_item(
+        &self,
+        index: usize,
+        item: &Result<Incident, crate::error::FindingError>,
+        ctx: &Ctx,
+    ) -> Option<IncidentReport> {
+        match item {
+            Err(e) => {
+                tracing::warn!(index, error = %e, "unreadable finding");
+                Some(IncidentReport::unreadable(index, e))
+            }
+            Ok(_) if !ctx.budget.can_start(Duration::from_secs(2)) => None,
+            Ok(incident) => Some(self.handle_incident(incident, ctx).await),
+        }
     }
 
     async fn handle_incident(&self, incident: &Incident, ctx: &Ctx) -> IncidentReport {
