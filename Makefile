@@ -5,7 +5,7 @@ VENV := .venv
 LINT_VENV := .venv-lint
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: all demo test unit lint-templates build deploy invoke-remote bench fmt clippy clean venv
+.PHONY: fuzz all demo test unit lint-templates build deploy invoke-remote bench fmt clippy clean venv
 
 all: test
 
@@ -72,3 +72,10 @@ bench: $(VENV)/.installed
 clean:
 	cargo clean
 	rm -rf $(VENV) $(LINT_VENV)
+
+## make fuzz [SECONDS=300]: libFuzzer on the payload parser (needs cargo-fuzz; stable Rust with RUSTC_BOOTSTRAP=1).
+SECONDS ?= 300
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/parse_payload && cp events/*.json fuzz/corpus/parse_payload/
+	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_payload -- -max_total_time=$(SECONDS) -max_len=65536
