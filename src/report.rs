@@ -521,6 +521,15 @@ impl Report {
                     a.target,
                     a.detail
                 ));
+                let facts: Vec<String> = a
+                    .facts
+                    .iter()
+                    .filter(|(k, _)| **k != "restore_command")
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                if !facts.is_empty() {
+                    out.push_str(&format!("      {}\n", facts.join("  ")));
+                }
                 if let Some(e) = &a.error {
                     out.push_str(&format!(
                         "      error {} {}: {}\n",
