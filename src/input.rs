@@ -260,9 +260,22 @@ fn safe_key(k: &str) -> String {
     format!("{clean:?}")
 }
 
+/// The EventBridge envelope, read with `aws_lambda_events`' type: `source` must be GuardDuty,
+/// `detail` is the finding; the envelope's account and region fill in what the finding lacks.
 fn parse_envelope(obj: &Map<String, Value>) -> Result<Incident, FindingError> {
-    match obj.get("source") {
-        Some(Value::String(s)) if s == "aws.guardduty" => {}
+    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+    let envelope = match obj.get("source") {
+        Some(Value::String(s)) if s == "aws.guardduty" => {
+            // `time` is not used, and an odd one must not cost the finding: left out.
+            let mut fields = obj.clone();
+            fields.remove("time");
+            EventBridgeEvent::<Value>::deserialize(&Value::Object(fields)).map_err(|e| {
+                FindingError::new(
+                    "EventBridge envelope",
+                    crate::report::safe_text(&e.to_string(), 200),
+                )
+            })?
+        }
         Some(Value::String(s)) => {
             return Err(FindingError::new(
                 "source",
@@ -284,26 +297,19 @@ fn parse_envelope(obj: &Map<String, Value>) -> Result<Incident, FindingError> {
                 "missing (expected \"aws.guardduty\")",
             ))
         }
-    }
-    match obj.get("detail") {
-        Some(Value::Object(detail)) => {
+    };
+    match &envelope.detail {
+        Value::Object(detail) => {
             let fallback = Fallback {
-                account: obj
-                    .get("account")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                region: obj
-                    .get("region")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                account: envelope.account.clone(),
+                region: envelope.region.clone(),
             };
             parse_finding(detail, Some(fallback))
         }
-        Some(other) => Err(FindingError::new(
+        other => Err(FindingError::new(
             "detail",
             format!("expected an object, found {}", describe(other)),
         )),
-        None => Err(FindingError::new("detail", "missing")),
     }
 }
 
@@ -730,6 +736,15 @@ mod tests {
         let env = json!({"detail-type": "x", "source": "aws.ec2", "detail": finding()});
         let err = parse_payload(&env).unwrap().items.remove(0).unwrap_err();
         assert_eq!(err.field, "source");
+        let env = json!({"source": "aws.guardduty", "time": "not a time", "detail": finding()});
+        let err = parse_payload(&env).unwrap().items.remove(0).unwrap_err();
+        assert_eq!(err.field, "EventBridge envelope");
+        assert!(err.problem.contains("missing field `detail-type`"), "{err}");
+        let env = json!({"source": "aws.guardduty", "detail-type": "GuardDuty Finding", "time": "not a time", "detail": finding()});
+        assert!(
+            parse_payload(&env).unwrap().items[0].is_ok(),
+            "an odd `time` does not cost the finding"
+        );
     }
 
     #[test]

@@ -662,6 +662,17 @@ impl Responder {
 fn failed(mut o: ActionOutcome, e: AwsError) -> ActionOutcome {
     o.status = Status::Failed;
     o.detail = format!("{} failed", e.operation);
+    if is_transient(&e.code) {
+        // The SDK retried before giving up (standard mode; fewer attempts when its retry quota
+        // is spent): the invocation fails so that Lambda retries the whole event.
+        o.detail = format!(
+            "{} failed after the SDK's retries (up to {} attempts)",
+            e.operation,
+            crate::lambda::MAX_ATTEMPTS
+        );
+        o.facts
+            .insert("max_attempts", crate::lambda::MAX_ATTEMPTS.to_string());
+    }
     o.error = Some((&e).into());
     o
 }

@@ -288,3 +288,89 @@ async fn describe_associations_filters_by_instance_and_live_states() {
         "arn:aws:iam::111122223333:instance-profile/web"
     );
 }
+
+/// Accounts that hand out one mocked IAM client (the responder's own account).
+struct MockedAccount(session_revoker::accounts::AccountAccess);
+
+impl session_revoker::accounts::Accounts for MockedAccount {
+    fn identity(
+        &self,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<session_revoker::accounts::Identity, session_revoker::error::AwsError>,
+    > {
+        Box::pin(async {
+            Ok(session_revoker::accounts::Identity {
+                account: "111122223333".into(),
+                role_name: Some("session-revoker".into()),
+            })
+        })
+    }
+    fn access<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> futures::future::BoxFuture<
+        'a,
+        Result<session_revoker::accounts::AccountAccess, session_revoker::accounts::Unreachable>,
+    > {
+        Box::pin(async { Ok(self.0.clone()) })
+    }
+}
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_retries_fails_the_invocation_with_attempts_reported() {
+    use std::sync::Arc;
+    let get_role = mock!(aws_sdk_iam::Client::get_role)
+        .then_output(|| GetRoleOutput::builder().role(role("web-app")).build());
+    let no_policy = mock!(aws_sdk_iam::Client::get_role_policy).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            404.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                iam_error(404, "NoSuchEntity", "no policy").unwrap(),
+            ),
+        )
+    });
+    let throttled = mock!(aws_sdk_iam::Client::put_role_policy)
+        .sequence()
+        .http_status(400, iam_error(400, "Throttling", "Rate exceeded"))
+        .repeatedly()
+        .build();
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&get_role, &no_policy, &throttled],
+        |c| c.retry_config(retry_config())
+    );
+    let ec2: session_revoker::accounts::Ec2Factory =
+        Arc::new(|_| unreachable!("no EC2 in this test"));
+    let access = session_revoker::accounts::AccountAccess::new(
+        "111122223333".into(),
+        Arc::new(IamClient(client)),
+        None,
+        ec2,
+    );
+    let responder = session_revoker::respond::Responder {
+        config: session_revoker::config::Config::default(),
+        clock: Arc::new(session_revoker::clock::SystemClock),
+        accounts: Arc::new(MockedAccount(access)),
+        notifier: None,
+    };
+    let finding = serde_json::json!({
+        "id": "f-throttle", "accountId": "111122223333", "region": "eu-west-1", "severity": 8,
+        "type": "UnauthorizedAccess:IAMUser/TorIPCaller",
+        "resource": {"accessKeyDetails": {"userType": "AssumedRole", "userName": "web-app", "principalId": "AROAEXAMPLEROLEID0001:s"}},
+        "service": {"eventLastSeen": "2026-11-22T02:59:00Z"}
+    });
+    let err = responder
+        .respond(&finding, session_revoker::respond::Budget::UNLIMITED)
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "ActionsFailed");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("retryable") && msg.contains("Throttling") && msg.contains("up to 5 attempts"),
+        "{msg}"
+    );
+    assert_eq!(throttled.num_calls(), MAX_ATTEMPTS as usize);
+}
