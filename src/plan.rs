@@ -1044,6 +1044,44 @@ mod tests {
     }
 
     #[test]
+    fn session_scope_on_a_shared_instance_role_denies_only_that_instances_old_sessions() {
+        use crate::policy::evaluator::{denies, Request};
+        // web-app is the instance profile role of a fleet; one instance's credentials leaked.
+        let i = finding(EXFIL, 8.0);
+        let c = config(&[("REVOKE_SCOPE", "session")]);
+        let actions = decide_role(&i, &facts(role("/"), None), &c, NOW);
+        let Write::PutRolePolicy {
+            document, cutoff, ..
+        } = write_of(&actions)
+        else {
+            panic!()
+        };
+        let old = *cutoff - Duration::hours(2);
+        let token = |userid: &'static str, issued| Request {
+            token_issue_time: Some(issued),
+            userid,
+        };
+        let stolen = "AROAEXAMPLEROLEID0001:i-0123456789abcdef0";
+        assert!(
+            denies(document, &token(stolen, old)),
+            "the leaked instance session is denied"
+        );
+        assert!(
+            !denies(document, &token(stolen, *cutoff + Duration::minutes(5))),
+            "its next credentials work"
+        );
+        for sibling in [
+            "AROAEXAMPLEROLEID0001:i-0aaaaaaaaaaaaaaa1",
+            "AROAEXAMPLEROLEID0001:i-0bbbbbbbbbbbbbbb2",
+        ] {
+            assert!(
+                !denies(document, &token(sibling, old)),
+                "{sibling} keeps working"
+            );
+        }
+    }
+
+    #[test]
     fn session_scope_falls_back_to_role_wide_over_the_size_budget() {
         let mut i = finding(EXFIL, 8.0);
         i.recent_credentials = (0..300)
