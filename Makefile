@@ -54,9 +54,11 @@ build: $(VENV)/.installed
 	$(VENV)/bin/pip install --quiet ziglang
 	cargo lambda build --release --arm64 --output-format zip
 
-## make deploy: `sam deploy --guided` the first time (no samconfig.toml stack yet), then `sam deploy`.
-deploy: build
-	@if [ -f .aws-sam/deployed ]; then sam deploy; else sam deploy --guided && mkdir -p .aws-sam && touch .aws-sam/deployed; fi
+## make deploy: `sam build`, then `sam deploy --guided` the first time (it saves the answers in
+## samconfig.toml), `sam deploy` after that. See docs/deploy.md.
+deploy:
+	sam build
+	@if [ -f .aws-sam/deployed ]; then sam deploy; else sam deploy --guided && touch .aws-sam/deployed; fi
 
 ## make invoke-remote EVENT=events/manual-revoke.json [FUNCTION=session-revoker]
 FUNCTION ?= session-revoker

@@ -44,5 +44,17 @@ pub const MEMBER_ACTIONS: &[&str] = &[
     "ec2:ReplaceIamInstanceProfileAssociation",
 ];
 
+/// Granted to the function role for the Lambda service, not for calls the code makes: writing
+/// its logs, sending failed async invocations to the failure queue (OnFailure destination, done
+/// with the execution role), and using the stack's KMS key for that queue and for publishing to
+/// the encrypted report topic.
+pub const PLATFORM_ACTIONS: &[&str] = &[
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "sqs:SendMessage",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+];
+
 /// Called but needs no IAM permission (AWS always allows it), so no template grants it.
 pub const UNGATED_ACTIONS: &[&str] = &["sts:GetCallerIdentity"];
