@@ -10,7 +10,7 @@
 
 use serde_yaml::{Mapping, Value};
 use session_revoker::permissions::{MEMBER_ACTIONS, PLATFORM_ACTIONS, RESPONDER_ACTIONS};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Writes to a role's permissions that neither role may make on itself.
 const SELF_POLICY_WRITES: &[&str] = &[
