@@ -68,30 +68,60 @@ pub fn responder_from_sdk(sdk: aws_config::SdkConfig, config: Config) -> Respond
     }
 }
 
-/// Time left in the invocation, from the context's deadline (epoch milliseconds).
-fn budget(deadline_ms: u64) -> Budget {
-    let now_ms = SystemTime::now()
+/// Time left in the invocation, from the context's deadline: epoch milliseconds in Lambda.
+/// cargo-lambda's local runtime sends the timeout as a duration in milliseconds instead
+/// (e.g. `600000`); a value before the year 2001 can only be that, and is read as such.
+pub fn budget(deadline_ms: u64, now_ms: u64) -> Budget {
+    const EPOCH_2001_MS: u64 = 978_307_200_000;
+    let remaining_ms = match deadline_ms {
+        0 => return Budget::UNLIMITED,
+        d if d < EPOCH_2001_MS => d,
+        d => d.saturating_sub(now_ms),
+    };
+    Budget {
+        deadline: Some(Instant::now() + Duration::from_millis(remaining_ms)),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    if deadline_ms == 0 {
-        return Budget::UNLIMITED;
-    }
-    Budget {
-        deadline: Some(Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))),
-    }
+        .unwrap_or(0)
 }
 
 pub async fn handler(
     event: LambdaEvent<Value>,
     responder: &Responder,
 ) -> Result<Value, Diagnostic> {
-    let budget = budget(event.context.deadline);
+    let budget = budget(event.context.deadline, now_ms());
     match responder.respond(&event.payload, budget).await {
         Ok(report) => Ok(serde_json::to_value(&report).unwrap_or(Value::Null)),
         Err(e) => Err(Diagnostic {
             error_type: e.error_type().to_string(),
             error_message: e.to_string(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remaining(b: Budget) -> Option<Duration> {
+        b.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    #[test]
+    fn deadlines_in_epoch_millis_and_as_local_durations() {
+        let now = 1_795_000_000_000;
+        let left = remaining(budget(now + 60_000, now)).unwrap();
+        assert!(left > Duration::from_secs(59) && left <= Duration::from_secs(60));
+        // cargo-lambda: the timeout itself.
+        let left = remaining(budget(600_000, now)).unwrap();
+        assert!(left > Duration::from_secs(599) && left <= Duration::from_secs(600));
+        assert_eq!(remaining(budget(now - 5, now)), Some(Duration::ZERO));
+        assert!(budget(0, now).deadline.is_none());
     }
 }

@@ -368,47 +368,80 @@ impl Report {
         if let Some(alarm) = self.stranded_instance_alarm() {
             return alarm;
         }
-        if let [one] = self.incidents.as_slice() {
-            let who = one
-                .actions
-                .iter()
-                .find(|a| a.action != ActionKind::Triage)
-                .map(|a| a.target.clone())
-                .or_else(|| one.principal.name.clone())
-                .unwrap_or_else(|| "unknown principal".into());
-            let what = one
-                .finding_type
-                .clone()
-                .unwrap_or_else(|| one.source.replace('_', " "));
-            let sev = one
-                .severity
-                .map(|s| format!(" ({})", severity_label(s)))
-                .unwrap_or_default();
-            return format!(
+        let not_started = match self.not_started.len() {
+            0 => String::new(),
+            n => format!("NOT STARTED (time ran out): {n} finding(s)"),
+        };
+        let handled = match self.incidents.as_slice() {
+            [] => return not_started,
+            [one] => Self::one_line(one, one.outcome),
+            many => {
+                let mut counts: BTreeMap<Outcome, usize> = BTreeMap::new();
+                for i in many {
+                    *counts.entry(i.outcome).or_default() += 1;
+                }
+                // Most significant first.
+                let parts: Vec<String> = counts
+                    .iter()
+                    .rev()
+                    .map(|(k, n)| format!("{n} {}", k.as_str()))
+                    .collect();
+                format!(
+                    "{}: {} findings ({})",
+                    self.outcome.headline(),
+                    many.len(),
+                    parts.join(", ")
+                )
+            }
+        };
+        if not_started.is_empty() {
+            handled
+        } else {
+            format!("{not_started}; {handled}")
+        }
+    }
+
+    fn one_line(one: &IncidentReport, outcome: Outcome) -> String {
+        let what = one
+            .finding_type
+            .clone()
+            .unwrap_or_else(|| one.source.replace('_', " "));
+        let sev = one
+            .severity
+            .map(|s| format!(" ({})", severity_label(s)))
+            .unwrap_or_default();
+        let acted_on = one
+            .actions
+            .iter()
+            .find(|a| a.action != ActionKind::Triage)
+            .map(|a| a.target.clone());
+        match (acted_on, &one.principal.name) {
+            (Some(who), _) => format!(
                 "{}: {} {} — {}{}",
-                self.outcome.headline(),
+                outcome.headline(),
                 principal_kind(one),
                 who,
                 what,
                 sev
-            );
+            ),
+            (None, Some(name)) => format!(
+                "{}: {} {} — {}{}",
+                outcome.headline(),
+                principal_kind(one),
+                name,
+                what,
+                sev
+            ),
+            // Nothing about a principal to name: say why nothing was done.
+            (None, None) => {
+                let why = one
+                    .actions
+                    .first()
+                    .map(|a| format!(": {}", a.detail))
+                    .unwrap_or_default();
+                format!("{}: {}{}{}", outcome.headline(), what, sev, why)
+            }
         }
-        let mut counts: BTreeMap<Outcome, usize> = BTreeMap::new();
-        for i in &self.incidents {
-            *counts.entry(i.outcome).or_default() += 1;
-        }
-        // Most significant first.
-        let parts: Vec<String> = counts
-            .iter()
-            .rev()
-            .map(|(k, n)| format!("{n} {}", k.as_str()))
-            .collect();
-        format!(
-            "{}: {} findings ({})",
-            self.outcome.headline(),
-            self.incidents.len(),
-            parts.join(", ")
-        )
     }
 
     fn stranded_instance_alarm(&self) -> Option<String> {
@@ -425,6 +458,16 @@ impl Report {
                     )
                 })
             })
+    }
+
+    /// Records findings left unstarted: the invocation fails (and is retried), so the outcome
+    /// is `failed`, never "no action".
+    pub fn set_not_started(&mut self, not_started: Vec<String>) {
+        if !not_started.is_empty() {
+            self.outcome = Outcome::Failed;
+        }
+        self.not_started = not_started;
+        self.summary = self.headline();
     }
 
     pub fn to_json(&self) -> String {
@@ -839,6 +882,37 @@ mod tests {
         let p = report(incidents).publication("arn:aws:sns:eu-west-1:111122223333:reports");
         assert!(p.message.len() <= 256 * 1024);
         assert!(p.message.contains("truncated"));
+    }
+
+    #[test]
+    fn unstarted_work_is_a_failure_not_no_action() {
+        let mut r = report(vec![]);
+        r.set_not_started(vec!["finding f1 (web-app)".into()]);
+        assert_eq!(r.outcome, Outcome::Failed);
+        assert_eq!(r.summary, "NOT STARTED (time ran out): 1 finding(s)");
+        let i = incident("Recon:IAMUser/TorIPCaller", "web-app");
+        let mut r = report(vec![IncidentReport::new(&i, vec![revoked("web-app")])]);
+        r.set_not_started(vec!["finding f2 (api)".into()]);
+        assert!(
+            r.summary
+                .starts_with("NOT STARTED (time ran out): 1 finding(s); REVOKED: role web-app"),
+            "{}",
+            r.summary
+        );
+    }
+
+    #[test]
+    fn no_action_without_a_principal_says_why() {
+        let mut i = incident("Recon:EC2/PortProbeUnprotectedPort", "x");
+        i.principal.name = None;
+        let skipped = ActionOutcome::new(
+            ActionKind::Triage,
+            "incident",
+            Status::Skipped,
+            "finding type is not one of FINDING_TYPES",
+        );
+        let r = report(vec![IncidentReport::new(&i, vec![skipped])]);
+        assert_eq!(r.summary, "NO ACTION: Recon:EC2/PortProbeUnprotectedPort (High): finding type is not one of FINDING_TYPES");
     }
 
     #[test]

@@ -137,7 +137,7 @@ impl Responder {
             self.clock.now(),
             ctx.elapsed_ms(),
         );
-        report.not_started = not_started;
+        report.set_not_started(not_started);
         self.finish(report).await
     }
 
