@@ -51,7 +51,7 @@ clippy:
 ## make build: arm64 release for Lambda (needs zig: pip install ziglang, and the rustup target).
 build: $(VENV)/.installed
 	rustup target add aarch64-unknown-linux-gnu
-	$(VENV)/bin/pip install --quiet ziglang
+	$(VENV)/bin/pip install --quiet -r tools/requirements-bench.txt
 	cargo lambda build --release --arm64 --output-format zip
 
 ## make deploy: `sam build`, then `sam deploy --guided` the first time (it saves the answers in

@@ -3,13 +3,14 @@
 //! publication, text and JSON, and the JSON written to the log). No AWS call, no clock.
 //!
 //! `make bench` runs it briefly (`cargo bench --bench pure_path -- --measurement-time 3`) and
-//! copies `target/criterion/pure_path/*/new/estimates.json` into BENCHMARKS.md.
+//! copies `target/criterion/pure_path*/*/new/estimates.json` into BENCHMARKS.md. The group
+//! `pure_path_stages` times parse, plan and report separately.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use serde_json::Value;
 use session_revoker::aws::RoleInfo;
 use session_revoker::config::Config;
-use session_revoker::input::parse_payload;
+use session_revoker::input::{parse_payload, Parsed, Shape};
 use session_revoker::names::format_utc;
 use session_revoker::plan::{decide_role, triage, PlannedAction, RoleFacts, Step, Triage, Write};
 use session_revoker::policy::RevocationPolicy;
@@ -89,10 +90,14 @@ fn outcome(action: PlannedAction) -> ActionOutcome {
     }
 }
 
-/// One finding through the pure path; returns the report and the bytes rendered for SNS and the log.
-fn pure_path(payload: &Value, config: &Config, existing: Option<&str>) -> (Report, usize) {
-    let now = now();
-    let parsed = parse_payload(payload).expect("the sample event parses");
+/// Parse: payload to incidents.
+fn parse(payload: &Value) -> Parsed {
+    parse_payload(payload).expect("the sample event parses")
+}
+
+/// Plan: triage and decide every incident (the deny policy is built here), then turn the
+/// planned actions into outcomes as a successful run reports them.
+fn plan(parsed: &Parsed, config: &Config, existing: Option<&str>) -> Vec<IncidentReport> {
     let mut incidents = Vec::with_capacity(parsed.items.len());
     for item in &parsed.items {
         let incident = item.as_ref().expect("the sample finding is readable");
@@ -100,7 +105,7 @@ fn pure_path(payload: &Value, config: &Config, existing: Option<&str>) -> (Repor
             Triage::Role(target) => {
                 let name = target.name.as_deref().unwrap_or("app-deployer");
                 let facts = facts(name, existing.map(str::to_string));
-                decide_role(incident, &facts, config, now)
+                decide_role(incident, &facts, config, now())
                     .into_iter()
                     .map(outcome)
                     .collect()
@@ -110,11 +115,23 @@ fn pure_path(payload: &Value, config: &Config, existing: Option<&str>) -> (Repor
         };
         incidents.push(IncidentReport::new(incident, actions));
     }
-    let report = Report::new(Some(parsed.shape), false, incidents, now, 0);
+    incidents
+}
+
+/// Report: the invocation's report, its SNS publication (text and JSON) and the logged JSON.
+fn report(shape: Shape, incidents: Vec<IncidentReport>) -> (Report, usize) {
+    let report = Report::new(Some(shape), false, incidents, now(), 0);
     let publication = report.publication(TOPIC);
     let logged = report.to_json();
     let bytes = publication.message.len() + publication.subject.len() + logged.len();
     (report, bytes)
+}
+
+/// One finding through the whole pure path.
+fn pure_path(payload: &Value, config: &Config, existing: Option<&str>) -> (Report, usize) {
+    let parsed = parse(payload);
+    let incidents = plan(&parsed, config, existing);
+    report(parsed.shape, incidents)
 }
 
 fn bench(c: &mut Criterion) {
@@ -140,6 +157,26 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(pure_path(black_box(&payload), &config, Some(&earlier))))
     });
     group.finish();
+
+    // The same path in stages, to see where the time goes.
+    let parsed = parse(&payload);
+    let incidents = plan(&parsed, &config, None);
+    let mut stages = c.benchmark_group("pure_path_stages");
+    stages.throughput(Throughput::Elements(1));
+    stages.bench_function("1_parse", |b| {
+        b.iter(|| black_box(parse(black_box(&payload))))
+    });
+    stages.bench_function("2_plan", |b| {
+        b.iter(|| black_box(plan(black_box(&parsed), &config, None)))
+    });
+    stages.bench_function("3_report", |b| {
+        b.iter_batched(
+            || incidents.clone(),
+            |incidents| black_box(report(parsed.shape, incidents)),
+            BatchSize::SmallInput,
+        )
+    });
+    stages.finish();
 }
 
 criterion_group! {

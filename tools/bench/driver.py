@@ -1,0 +1,537 @@
+"""The measuring driver of `make bench`: cold start, event to deny, peak RSS.
+
+Everything runs on 127.0.0.1: the Runtime API (runtime_api.py, in this process), moto (started
+by tools/with-moto.sh, MOTO_ENDPOINT), and the recording proxy (record_proxy.py, a child process)
+between the function and moto. Times are taken on the system-wide monotonic clock.
+
+Writes a JSON file of raw samples and summaries (--out); tools/bench/report.py turns it into
+BENCHMARKS.md. Every loop is bounded; every child process is stopped on exit.
+"""
+
+import argparse
+import copy
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import boto3
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the work tree
+from runtime_api import RuntimeApi  # noqa: E402
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+RESPONDER_ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/session-revoker"
+TOPIC_NAME = "session-revoker-reports"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:{ACCOUNT}:{TOPIC_NAME}"
+TRUST = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+})
+POLICY_NAME = "AWSRevokeOlderSessions"
+START_TIMEOUT_S = 30
+INVOKE_TIMEOUT_S = 60
+
+CHILDREN = []
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def stop(p):
+    if p is not None and p.poll() is None:
+        p.kill()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def stop_all():
+    for p in CHILDREN:
+        stop(p)
+
+
+def _on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+# -- statistics -------------------------------------------------------------------------------
+def pct(values, p):
+    """Nearest-rank percentile."""
+    s = sorted(values)
+    if not s:
+        return None
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def summary(values):
+    return {
+        "n": len(values),
+        "median": statistics.median(values) if values else None,
+        "p90": pct(values, 90),
+        "min": min(values) if values else None,
+        "max": max(values) if values else None,
+    }
+
+
+# -- moto -------------------------------------------------------------------------------------
+class Moto:
+    def __init__(self, endpoint):
+        self.endpoint = endpoint
+        session = boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+        self.iam = session.client("iam", endpoint_url=endpoint)
+        self.sns = session.client("sns", endpoint_url=endpoint)
+
+    def reset(self):
+        req = urllib.request.Request(self.endpoint + "/moto-api/reset", data=b"", method="POST")
+        urllib.request.urlopen(req, timeout=30).read()
+
+    def topic(self):
+        arn = self.sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        assert arn == TOPIC_ARN, arn
+
+    def role(self, name, instance_profile=False):
+        self.iam.create_role(RoleName=name, Path="/", AssumeRolePolicyDocument=TRUST)
+        if instance_profile:
+            self.iam.create_instance_profile(InstanceProfileName=name)
+            self.iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+
+    def role_denied(self, name):
+        try:
+            doc = self.iam.get_role_policy(RoleName=name, PolicyName=POLICY_NAME)["PolicyDocument"]
+            return "aws:TokenIssueTime" in json.dumps(doc)
+        except self.iam.exceptions.NoSuchEntityException:
+            return False
+
+    def key_inactive(self, user, key):
+        keys = self.iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+        return any(k["AccessKeyId"] == key and k["Status"] == "Inactive" for k in keys)
+
+
+def load_event(name):
+    with open(os.path.join(ROOT, "events", name)) as f:
+        return json.load(f)
+
+
+# -- scenarios: what to seed, which call is "the deny", how to check it happened ----------------
+def scenario_assumed_role(moto):
+    moto.topic()
+    moto.role("app-deployer")
+    return load_event("assumed-role-event.json"), lambda: moto.role_denied("app-deployer")
+
+
+def scenario_instance(moto):
+    moto.topic()
+    moto.role("web-app", instance_profile=True)
+    return load_event("instance-exfiltration-event.json"), lambda: moto.role_denied("web-app")
+
+
+def scenario_user_key(moto):
+    moto.topic()
+    moto.iam.create_user(UserName="ci-bot")
+    key = moto.iam.create_access_key(UserName="ci-bot")["AccessKey"]["AccessKeyId"]
+    moto.iam.create_access_key(UserName="ci-bot")  # a second key, which must stay active
+    event = load_event("iam-user-key-event.json")
+    # moto chooses key ids: the finding names the key it created.
+    event["detail"]["resource"]["accessKeyDetails"]["accessKeyId"] = key
+    return event, lambda: moto.key_inactive("ci-bot", key)
+
+
+def scenario_manual(moto):
+    moto.topic()
+    moto.role("app-deployer")
+    return load_event("manual-revoke.json"), lambda: moto.role_denied("app-deployer")
+
+
+SCENARIOS = [
+    ("assumed-role-event.json", scenario_assumed_role, ("PutRolePolicy",), True),
+    ("instance-exfiltration-event.json", scenario_instance, ("PutRolePolicy",), True),
+    ("iam-user-key-event.json", scenario_user_key, ("UpdateAccessKey", "PutUserPolicy"), False),
+    ("manual-revoke.json", scenario_manual, ("PutRolePolicy",), True),
+]
+
+
+# -- the function under test ------------------------------------------------------------------
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.api = RuntimeApi(deadline_s=INVOKE_TIMEOUT_S)
+        self.moto = Moto(args.moto)
+        self.home = tempfile.mkdtemp(prefix="bench-home-")
+        os.makedirs(args.log_dir, exist_ok=True)
+        self.logs = {}
+        self.proxy = None
+        self.proxy_url = None
+
+    def close(self):
+        stop(self.proxy)
+        self.api.close()
+        for f in self.logs.values():
+            f.close()
+        try:
+            os.rmdir(self.home)
+        except OSError:
+            pass
+
+    def log_file(self, name):
+        if name not in self.logs:
+            self.logs[name] = open(os.path.join(self.args.log_dir, f"{name}.log"), "ab")
+        return self.logs[name]
+
+    def env(self, endpoint, extra=None):
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": self.home,  # empty: no developer ~/.aws profile is read, as in Lambda
+            "LANG": "C.UTF-8",
+            "TZ": "UTC",
+            "AWS_LAMBDA_RUNTIME_API": self.api.address,
+            "AWS_LAMBDA_FUNCTION_NAME": "session-revoker",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]bench",
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/session-revoker",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ENDPOINT_URL": endpoint,
+            "RESPONDER_ROLE_ARN": RESPONDER_ROLE_ARN,
+            "SNS_TOPIC_ARN": TOPIC_ARN,
+        }
+        env.update(extra or {})
+        return env
+
+    def rust_argv(self):
+        return [self.args.binary]
+
+    def python_argv(self):
+        return [self.args.python, os.path.join(HERE, "python_runtime.py")]
+
+    def python_env(self, endpoint):
+        return self.env(endpoint, {
+            "_HANDLER": "baseline_handler.handler",
+            "LAMBDA_TASK_ROOT": HERE,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        })
+
+    def start(self, argv, env, log_name):
+        """Starts a function; returns (cold start ms, process)."""
+        self.api.reset()
+        log_f = self.log_file(log_name)
+        t0 = time.monotonic_ns()
+        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log_f, stderr=subprocess.STDOUT)
+        CHILDREN.append(p)
+        t1 = self.api.wait_first_next(START_TIMEOUT_S)
+        if t1 is None:
+            errors = self.api.init_errors()
+            stop(p)
+            raise RuntimeError(
+                f"{argv[-1]} made no `next` request within {START_TIMEOUT_S}s (exit code {p.poll()}, "
+                f"init errors {errors!r}); see {log_f.name}"
+            )
+        return (t1 - t0) / 1e6, p
+
+    def invoke(self, payload, p):
+        rid = self.api.invoke(json.dumps(payload).encode())
+        res = self.api.wait_result(rid, INVOKE_TIMEOUT_S)
+        if res is None:
+            raise RuntimeError(f"no response within {INVOKE_TIMEOUT_S}s (function exit code {p.poll()})")
+        kind, handed_ns, result_ns, body = res
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        return kind, handed_ns, result_ns, parsed
+
+    # -- cold start ---------------------------------------------------------------------------
+    def cold_starts(self):
+        runs, warmup = self.args.cold_runs, self.args.warmup
+        rust, python = [], []
+        rust_env = self.env(self.args.moto)
+        python_env = self.python_env(self.args.moto)
+        kinds = [(self.rust_argv(), rust_env, "cold-start-rust", rust)]
+        if not self.args.no_baseline:
+            kinds.append((self.python_argv(), python_env, "cold-start-python", python))
+        log(f"cold start: {warmup} warm-up + {runs} measured runs each, interleaved")
+        for i in range(warmup + runs):
+            for argv, env, name, out in kinds:
+                ms, p = self.start(argv, env, name)
+                stop(p)
+                if i >= warmup:
+                    out.append(ms)
+        return {"rust_ms": rust, "python_boto3_ms": python, "rust": summary(rust), "python_boto3": summary(python)}
+
+    def compare_binaries(self):
+        """Cold start of several builds (--compare NAME=PATH), interleaved run by run."""
+        pairs = [c.split("=", 1) for c in self.args.compare]
+        samples = {name: [] for name, _ in pairs}
+        runs, warmup = self.args.cold_runs, self.args.warmup
+        log(f"cold start of {len(pairs)} builds: {warmup} warm-up + {runs} runs each, interleaved")
+        for i in range(warmup + runs):
+            for name, path in pairs:
+                ms, p = self.start([path], self.env(self.args.moto), "cold-start-compare")
+                stop(p)
+                if i >= warmup:
+                    samples[name].append(ms)
+        return {name: {"ms": samples[name], **summary(samples[name])} for name, _ in pairs}
+
+    def trust_store_variants(self):
+        """Cold start of the same binary with smaller trust stores. aws-config's default
+        credentials chain builds an STS client whose HTTPS connector loads every platform root
+        certificate (rustls-native-certs: SSL_CERT_FILE and SSL_CERT_DIR) before the first
+        `next`; these runs show what that costs. Interleaved with the default for fairness."""
+        bundle = "/etc/ssl/certs/ca-certificates.crt"
+        certs_dir = os.path.dirname(bundle)
+        amazon = [os.path.join(certs_dir, n) for n in (
+            "Amazon_Root_CA_1.pem", "Amazon_Root_CA_2.pem", "Amazon_Root_CA_3.pem", "Amazon_Root_CA_4.pem",
+            "Starfield_Services_Root_Certificate_Authority_-_G2.pem")]
+        if not os.path.exists(bundle) or not all(os.path.exists(p) for p in amazon):
+            return {"skipped": f"{bundle} or the Amazon Trust Services roots in {certs_dir} are missing"}
+        empty = tempfile.mkdtemp(prefix="bench-empty-certs-")
+        fd, amazon_pem = tempfile.mkstemp(prefix="bench-amazon-roots-", suffix=".pem")
+        with os.fdopen(fd, "w") as out:
+            for p in amazon:
+                with open(p) as f:
+                    out.write(f.read().strip() + "\n")
+        variants = [
+            ("default: platform roots (bundle file and certificate directory)", {}),
+            ("bundle file only (SSL_CERT_DIR empty)", {"SSL_CERT_FILE": bundle, "SSL_CERT_DIR": empty}),
+            ("5 Amazon Trust Services roots only", {"SSL_CERT_FILE": amazon_pem, "SSL_CERT_DIR": empty}),
+        ]
+        samples = {name: [] for name, _ in variants}
+        runs, warmup = self.args.cold_runs, self.args.warmup
+        log(f"cold start by trust store: {len(variants)} variants x {runs} runs, interleaved")
+        try:
+            for i in range(warmup + runs):
+                for name, extra in variants:
+                    ms, p = self.start(self.rust_argv(), self.env(self.args.moto, extra), "cold-start-trust-store")
+                    stop(p)
+                    if i >= warmup:
+                        samples[name].append(ms)
+        finally:
+            os.unlink(amazon_pem)
+            os.rmdir(empty)
+        return {"variants": [{"name": n, "ms": samples[n], **summary(samples[n])} for n, _ in variants]}
+
+    # -- event to deny ------------------------------------------------------------------------
+    def start_proxy(self):
+        self.proxy = subprocess.Popen(
+            [self.args.python, os.path.join(HERE, "record_proxy.py"), "--upstream", self.args.moto,
+             "--max-seconds", "3600"],
+            stdout=subprocess.PIPE, stderr=self.log_file("proxy"), stdin=subprocess.DEVNULL,
+        )
+        CHILDREN.append(self.proxy)
+        line = self.proxy.stdout.readline().decode().strip()
+        if not line.isdigit():
+            raise RuntimeError(f"recording proxy did not start (exit code {self.proxy.poll()})")
+        self.proxy_url = f"http://127.0.0.1:{line}"
+
+    def proxy_call(self, path, method="GET"):
+        req = urllib.request.Request(self.proxy_url + path, data=b"" if method == "POST" else None, method=method)
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read())
+
+    def event_to_deny(self):
+        self.start_proxy()
+        results = {}
+        for name, seed, deny_actions, names_role in SCENARIOS:
+            cold, warm = [], []
+            log(f"event to deny: {name}, {self.args.deny_runs} runs (cold and warm invocation)")
+            for run in range(self.args.deny_runs):
+                self.moto.reset()
+                event, check = seed(self.moto)
+                _, p = self.start(self.rust_argv(), self.env(self.proxy_url), "event-to-deny")
+                try:
+                    for phase, out in (("cold", cold), ("warm", warm)):
+                        if phase == "warm":
+                            self.moto.reset()
+                            event, check = seed(self.moto)
+                        self.proxy_call("/__bench__/reset", "POST")
+                        kind, handed_ns, result_ns, body = self.invoke(event, p)
+                        records = self.proxy_call("/__bench__/records")
+                        m = analyse(records, handed_ns, result_ns, deny_actions)
+                        m["response"] = kind
+                        m["outcome"] = body.get("outcome") if isinstance(body, dict) else None
+                        m["verified_in_moto"] = bool(check())
+                        m["run"] = run
+                        out.append(m)
+                finally:
+                    stop(p)
+            results[name] = {
+                "deny_actions": list(deny_actions),
+                "names_role": names_role,
+                "cold": cold,
+                "warm": warm,
+            }
+        stop(self.proxy)
+        self.proxy = None
+        return results
+
+    # -- peak RSS over many findings ----------------------------------------------------------
+    def peak_rss(self):
+        n, roles = self.args.rss_findings, self.args.rss_roles
+        log(f"peak RSS: {n} findings over {roles} roles through one function process")
+        self.moto.reset()
+        self.moto.topic()
+        names = [f"bench-role-{i:02d}" for i in range(roles)]
+        for r in names:
+            self.moto.role(r)
+        base = load_event("assumed-role-event.json")
+        _, p = self.start(self.rust_argv(), self.env(self.args.moto), "peak-rss")
+        try:
+            idle = read_status(p.pid)
+            outcomes = {}
+            after_first = None
+            t0 = time.monotonic()
+            for i in range(n):
+                ev = copy.deepcopy(base)
+                fid = f"{i:08x}" + uuid.uuid4().hex[:24]
+                ev["id"] = str(uuid.uuid4())
+                ev["detail"]["id"] = fid
+                ev["detail"]["arn"] = ev["detail"]["arn"].rsplit("/", 1)[0] + "/" + fid
+                akd = ev["detail"]["resource"]["accessKeyDetails"]
+                akd["userName"] = names[i % roles]
+                akd["principalId"] = f"AROAQEXAMPLEBENCH{i % roles:04d}:session-{i}"
+                akd["accessKeyId"] = f"ASIAQEXAMPLE{i:08d}"
+                kind, _, _, body = self.invoke(ev, p)
+                key = body.get("outcome") if kind == "response" and isinstance(body, dict) else f"error:{(body or {}).get('errorType')}"
+                outcomes[key] = outcomes.get(key, 0) + 1
+                if i == 0:
+                    after_first = read_status(p.pid)
+            elapsed = time.monotonic() - t0
+            end = read_status(p.pid)
+        finally:
+            stop(p)
+        return {
+            "findings": n,
+            "roles": roles,
+            "outcomes": outcomes,
+            "seconds": elapsed,
+            "idle_kib": idle,
+            "after_first_kib": after_first,
+            "end_kib": end,
+        }
+
+
+def read_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmHWM", "VmRSS"):
+                out[k] = int(v.split()[0])
+    return out
+
+
+def analyse(records, handed_ns, result_ns, deny_actions):
+    """Chains of AWS calls: a call that starts after every earlier call ended starts a new step;
+    calls overlapping the current step are concurrent and count once."""
+    recs = sorted(records, key=lambda r: r["start_ns"])
+    steps, max_end = [], None
+    for r in recs:
+        if max_end is None or r["start_ns"] >= max_end:
+            steps.append([r])
+        else:
+            steps[-1].append(r)
+        max_end = r["end_ns"] if max_end is None else max(max_end, r["end_ns"])
+    deny, deny_step = None, None
+    for i, step in enumerate(steps):
+        for r in step:
+            if r["action"] in deny_actions and r["status"] == 200 and deny is None:
+                deny, deny_step = r, i
+    seq = " -> ".join(
+        step[0]["action"] if len(step) == 1 else "[" + " | ".join(r["action"] for r in step) + "]"
+        for step in steps
+    )
+    m = {
+        "calls_total": len(recs),
+        "steps_total": len(steps),
+        "sequence": seq,
+        "get_caller_identity_calls": sum(1 for r in recs if r["action"] == "GetCallerIdentity"),
+        "event_to_response_ms": (result_ns - handed_ns) / 1e6 if handed_ns else None,
+        "first_call_after_event_ms": (recs[0]["start_ns"] - handed_ns) / 1e6 if recs and handed_ns else None,
+        "calls": [
+            {
+                "action": r["action"],
+                "status": r["status"],
+                "start_ms": round((r["start_ns"] - handed_ns) / 1e6, 3) if handed_ns else None,
+                "duration_ms": round((r["end_ns"] - r["start_ns"]) / 1e6, 3),
+            }
+            for r in recs
+        ],
+    }
+    if deny is not None:
+        m.update({
+            "deny_action": deny["action"],
+            "event_to_deny_ms": (deny["end_ns"] - handed_ns) / 1e6,
+            "steps_to_deny": deny_step + 1,
+            "calls_to_deny": sum(1 for r in recs if r["start_ns"] <= deny["start_ns"]),
+        })
+    else:
+        m.update({"deny_action": None, "event_to_deny_ms": None, "steps_to_deny": None, "calls_to_deny": None})
+    return m
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--binary", default=os.path.join(ROOT, "target/release/session-revoker"))
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--moto", default=os.environ.get("MOTO_ENDPOINT"))
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--log-dir", default=os.path.join(ROOT, "target/bench/logs"))
+    ap.add_argument("--cold-runs", type=int, default=21)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--deny-runs", type=int, default=5)
+    ap.add_argument("--rss-findings", type=int, default=100)
+    ap.add_argument("--rss-roles", type=int, default=20)
+    ap.add_argument("--only", choices=["cold", "trust", "deny", "rss", "compare"], action="append")
+    ap.add_argument("--no-baseline", action="store_true", help="cold start of the binary only")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
+                    help="with --only compare: cold starts of these builds, interleaved")
+    args = ap.parse_args()
+    if not args.moto:
+        ap.error("--moto or MOTO_ENDPOINT is required (run under tools/with-moto.sh)")
+    sys.setswitchinterval(0.0005)  # the Runtime API threads note times promptly
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, _on_signal)
+    bench = Bench(args)
+    results = {"binary": args.binary}
+    try:
+        only = set(args.only or ["cold", "trust", "deny", "rss"])
+        if "cold" in only:
+            results["cold_start"] = bench.cold_starts()
+        if "compare" in only:
+            results["compare"] = bench.compare_binaries()
+        if "trust" in only:
+            results["trust_store"] = bench.trust_store_variants()
+        if "deny" in only:
+            results["event_to_deny"] = bench.event_to_deny()
+        if "rss" in only:
+            results["peak_rss"] = bench.peak_rss()
+    finally:
+        bench.close()
+        stop_all()
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1)
+    log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

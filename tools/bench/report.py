@@ -1,0 +1,320 @@
+"""Writes BENCHMARKS.md from what `make bench` measured: the driver's JSON, criterion's
+estimates, and the facts tools/bench.sh recorded (machine, sizes, build times) as key=value
+lines. Nothing in the output is typed by hand: every number comes from these files.
+
+Usage: python report.py --driver DRIVER.json --meta META.env --criterion DIR [--profiles P.json] --out FILE
+"""
+
+import argparse
+import glob
+import json
+import os
+import statistics
+
+MIB = 1024 * 1024
+
+
+def read_meta(path):
+    meta = {}
+    with open(path) as f:
+        for line in f:
+            k, sep, v = line.rstrip("\n").partition("=")
+            if sep:
+                meta[k] = v
+    return meta
+
+
+def ms(v, digits=1):
+    return "–" if v is None else f"{v:.{digits}f} ms"
+
+
+def mib(n):
+    return f"{n / MIB:.2f} MiB" if n is not None else "–"
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def pct(values, p):
+    import math
+
+    s = sorted(v for v in values if v is not None)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)] if s else None
+
+
+def mark(ok):
+    return "met" if ok else "**missed**"
+
+
+def criterion_results(directory):
+    out = []
+    for path in sorted(glob.glob(os.path.join(directory, "pure_path*", "*", "new", "estimates.json"))):
+        name = "/".join(path.split(os.sep)[-4:-2])
+        with open(path) as f:
+            est = json.load(f)
+        mean = est["mean"]
+        median = est["median"]["point_estimate"]
+        out.append({
+            "name": name,
+            "mean_ns": mean["point_estimate"],
+            "lo_ns": mean["confidence_interval"]["lower_bound"],
+            "hi_ns": mean["confidence_interval"]["upper_bound"],
+            "median_ns": median,
+        })
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--driver", required=True)
+    ap.add_argument("--meta", required=True)
+    ap.add_argument("--criterion", required=True)
+    ap.add_argument("--profiles")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    with open(args.driver) as f:
+        d = json.load(f)
+    meta = read_meta(args.meta)
+    crit = criterion_results(args.criterion)
+    L = []
+    w = L.append
+
+    w("# Benchmarks")
+    w("")
+    w(f"Written by `make bench` (tools/bench.sh) on {meta.get('date', '?')}; every number below was measured "
+      "in that run. Do not edit by hand: run `make bench` again.")
+    w("")
+    w("## Machine")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    for key, label in (("cpu", "CPU"), ("nproc", "nproc"), ("memory", "memory"), ("kernel", "kernel"),
+                       ("rustc", "rustc"), ("cargo", "cargo"), ("python", "python (baseline)"),
+                       ("boto3", "boto3"), ("moto", "moto (the AWS emulator)"), ("commit", "commit")):
+        w(f"| {label} | {meta.get(key, '?')} |")
+    w(f"| release profile | {meta.get('profile', '?')} |")
+    w("")
+
+    # -- targets ------------------------------------------------------------------------------
+    cold = d["cold_start"]
+    rust_med, py_med = cold["rust"]["median"], cold["python_boto3"]["median"]
+    ratio = py_med / rust_med if rust_med else None
+    deny = d["event_to_deny"]
+    named = [v for v in deny.values() if v["names_role"]]
+    named_steps = [m["steps_to_deny"] for v in named for m in v["cold"] + v["warm"]]
+    named_max = max((s for s in named_steps if s is not None), default=None)
+    named_over = sum(1 for s in named_steps if s is None or s > 2)
+    rss = d["peak_rss"]
+    hwm_kib = rss["end_kib"]["VmHWM"]
+    arm_bytes = int(meta["arm64_zip_bytes"]) if meta.get("arm64_zip_bytes") else None
+
+    w("## Targets")
+    w("")
+    w("| target | measured | |")
+    w("|---|---|---|")
+    w(f"| cold start median < 20 ms | {ms(rust_med, 2)} (p90 {ms(cold['rust']['p90'], 2)}) | {mark(rust_med < 20)} |")
+    w(f"| cold start >= 10x faster than the boto3 baseline | {ratio:.1f}x ({ms(py_med)} / {ms(rust_med, 2)}) | {mark(ratio >= 10)} |")
+    w(f"| <= 2 AWS calls in sequence before the deny, finding names the role | at most {named_max} in every one of "
+      f"{len(named_steps)} runs ({named_over} over 2) | {mark(named_max is not None and named_max <= 2)} |")
+    w(f"| peak RSS < 32 MiB over {rss['findings']} findings | {hwm_kib / 1024:.1f} MiB (VmHWM) | {mark(hwm_kib < 32 * 1024)} |")
+    if arm_bytes is not None:
+        w(f"| arm64 zip < 10 MiB | {mib(arm_bytes)} | {mark(arm_bytes < 10 * MIB)} |")
+    else:
+        w(f"| arm64 zip < 10 MiB | not measured: {meta.get('arm64_reason', 'unknown reason')} | not measured |")
+    w("")
+
+    # -- cold start ---------------------------------------------------------------------------
+    w("## Cold start")
+    w("")
+    w("From process start (just before the driver spawns it) to the function's first "
+      "`GET /2018-06-01/runtime/invocation/next` arriving at a minimal Runtime API on 127.0.0.1 "
+      "(tools/bench/runtime_api.py), Lambda's environment variables set, `AWS_ENDPOINT_URL` at moto. "
+      f"{cold['rust']['n']} measured runs each after {meta.get('cold_warmup', '?')} warm-up runs, Rust and Python "
+      "interleaved; the page cache is warm (a Lambda cold start also downloads and unpacks the zip, "
+      "which this does not measure).")
+    w("")
+    w("| function | median | p90 | min | max |")
+    w("|---|---|---|---|---|")
+    for label, key, digits in (("session-revoker (release binary)", "rust", 2),
+                               ("Python + boto3 baseline (iam, sns, sts, ec2 clients at import)", "python_boto3", 1)):
+        s = cold[key]
+        w(f"| {label} | {ms(s['median'], digits)} | {ms(s['p90'], digits)} | {ms(s['min'], digits)} | {ms(s['max'], digits)} |")
+    w("")
+    w(f"Ratio of medians: **{ratio:.1f}x**. The baseline is tools/bench/baseline_handler.py run by the minimal "
+      "runtime loop tools/bench/python_runtime.py with the virtualenv's Python "
+      f"({meta.get('python', '?')}).")
+    w("")
+
+    ts = d.get("trust_store")
+    if ts and "variants" in ts:
+        w("### Where the cold start goes: the trust store")
+        w("")
+        w("`aws_config::ConfigLoader::load` builds the default credentials chain; its web-identity provider creates an "
+          "STS client, and creating a client validates the default HTTPS client, which loads every platform root "
+          "certificate (rustls-native-certs reads `SSL_CERT_FILE` and each file in `SSL_CERT_DIR`) before the first "
+          "`next`. The same binary, started with smaller trust stores through those two variables "
+          f"(interleaved, {ts['variants'][0]['n']} runs each):")
+        w("")
+        w("| trust store | median | p90 | min |")
+        w("|---|---|---|---|")
+        for v in ts["variants"]:
+            w(f"| {v['name']} | {ms(v['median'], 2)} | {ms(v['p90'], 2)} | {ms(v['min'], 2)} |")
+        w("")
+    elif ts:
+        w(f"Trust-store comparison not measured: {ts.get('skipped')}.")
+        w("")
+
+    # -- event to deny ------------------------------------------------------------------------
+    w("## Event to deny")
+    w("")
+    w("The function (release binary, `RESPONDER_ROLE_ARN` set, default configuration otherwise) talks to moto "
+      "through a recording proxy (tools/bench/record_proxy.py) that notes each AWS action with its start "
+      "(request line read) and end (response written back). *Event to deny* runs from the Runtime API handing "
+      "out the event (its response to `next`) to the response of the deny write (`PutRolePolicy` "
+      "`AWSRevokeOlderSessions`; for the IAM user's long-term key, `UpdateAccessKey Status=Inactive`). "
+      "*Steps to deny*: calls form a chain when one starts after every earlier one ended; calls that overlap "
+      "count once; the count includes the deny write. moto is reset and re-seeded before every invocation; "
+      "*cold* is the first invocation of a freshly started process, *warm* the second invocation of the same "
+      f"process. {meta.get('deny_runs', '?')} runs of each. moto answers each call in a few milliseconds on "
+      "this machine: the times are dominated by it and by the proxy, not by AWS's real latency.")
+    w("")
+    w("| event | deny call | event to deny, median (cold / warm) | p90 (cold / warm) | steps to deny (median, max) | calls to deny | calls in the invocation | GetCallerIdentity | event to response, median (cold / warm) |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for name, v in deny.items():
+        runs = v["cold"] + v["warm"]
+        c = [m["event_to_deny_ms"] for m in v["cold"]]
+        wm = [m["event_to_deny_ms"] for m in v["warm"]]
+        steps = [m["steps_to_deny"] for m in runs if m["steps_to_deny"] is not None]
+        calls_to = sorted({m["calls_to_deny"] for m in runs if m["calls_to_deny"] is not None})
+        calls = sorted({m["calls_total"] for m in runs})
+        gci = sum(m["get_caller_identity_calls"] for m in runs)
+        actions = sorted({m["deny_action"] or "none" for m in runs})
+        resp_c = med([m["event_to_response_ms"] for m in v["cold"]])
+        resp_w = med([m["event_to_response_ms"] for m in v["warm"]])
+        not_done = sum(1 for m in runs if not m["verified_in_moto"] or m["deny_action"] is None)
+        note = f" ({not_done} runs without the deny in moto!)" if not_done else ""
+        steps_txt = f"{med(steps):g}, {max(steps)}" if steps else "–"
+        w(f"| `{name}`{note} | {', '.join(actions)} | {ms(med(c))} / {ms(med(wm))} | {ms(pct(c, 90))} / {ms(pct(wm, 90))} "
+          f"| {steps_txt} | {', '.join(map(str, calls_to))} "
+          f"| {', '.join(map(str, calls))} | {gci} | {ms(resp_c)} / {ms(resp_w)} |")
+    w("")
+    if named_max is not None and named_max > 2:
+        w(f"A run counts more than 2 steps when a read that the function starts concurrently with another reached "
+          f"the proxy only after the other had already been answered ({named_over} of {len(named_steps)} runs here). "
+          "moto answers in a few milliseconds, so a delay of that order before the second HTTP/1 connection is "
+          "ready (or before the proxy notes the request) is enough; against IAM's real latency the two reads "
+          "would overlap. The per-call start times are in target/bench/driver.json.")
+        w("")
+    w("The calls, in order, as recorded (`[a | b]`: concurrent), with how often each sequence was seen:")
+    w("")
+    for name, v in deny.items():
+        seen = {}
+        for m in v["cold"] + v["warm"]:
+            seen[m["sequence"]] = seen.get(m["sequence"], 0) + 1
+        for seq, n in sorted(seen.items(), key=lambda kv: -kv[1]):
+            w(f"- `{name}` ({n}x): {seq}")
+    w("")
+    # Where the time goes in the warm AssumedRole invocation (median over runs).
+    ar = deny.get("assumed-role-event.json")
+    if ar:
+        firsts = [m["first_call_after_event_ms"] for m in ar["warm"]]
+        per_action = {}
+        for m in ar["warm"]:
+            for c in m["calls"]:
+                per_action.setdefault(c["action"], []).append(c["duration_ms"])
+        w(f"Warm AssumedRole invocation: the first AWS call leaves {ms(med(firsts), 2)} (median) after the event "
+          "is handed out; median duration of each call at moto through the proxy: "
+          + ", ".join(f"{a} {ms(med(v), 2)}" for a, v in per_action.items()) + ".")
+        w("")
+
+    # -- memory -------------------------------------------------------------------------------
+    w("## Peak memory")
+    w("")
+    w(f"One function process handles {rss['findings']} AssumedRole findings in sequence through the Runtime API "
+      f"(copies of events/assumed-role-event.json, each with its own finding id, over {rss['roles']} seeded roles), "
+      f"against moto directly, in {rss['seconds']:.1f} s "
+      f"({rss['seconds'] / rss['findings'] * 1000:.0f} ms per finding, moto included). Outcomes: "
+      + ", ".join(f"{k} {v}" for k, v in sorted(rss["outcomes"].items())) + ".")
+    w("")
+    w("| when | VmRSS | VmHWM (peak) |")
+    w("|---|---|---|")
+    for label, key in (("after start-up (waiting for the first event)", "idle_kib"),
+                       ("after the first finding", "after_first_kib"),
+                       (f"after {rss['findings']} findings", "end_kib")):
+        s = rss[key]
+        w(f"| {label} | {s['VmRSS'] / 1024:.1f} MiB | {s['VmHWM'] / 1024:.1f} MiB |")
+    w("")
+
+    # -- sizes --------------------------------------------------------------------------------
+    w("## Sizes")
+    w("")
+    w("| artefact | size | how it was made |")
+    w("|---|---|---|")
+    w(f"| `target/release/session-revoker` (x86_64) | {mib(int(meta['binary_bytes']))} ({int(meta['binary_bytes']):,} bytes) | `cargo build --release` |")
+    w(f"| x86_64 deployment zip | {mib(int(meta['x86_zip_bytes']))} ({int(meta['x86_zip_bytes']):,} bytes) | {meta.get('x86_zip_how', '?')} |")
+    if arm_bytes is not None:
+        w(f"| arm64 deployment zip | {mib(arm_bytes)} ({arm_bytes:,} bytes) | {meta.get('arm64_how', '?')} |")
+        if meta.get("arm64_binary_bytes"):
+            w(f"| arm64 binary (unzipped) | {mib(int(meta['arm64_binary_bytes']))} | |")
+    else:
+        w(f"| arm64 deployment zip | not measured | {meta.get('arm64_reason', '?')} |")
+    w("")
+
+    # -- throughput ---------------------------------------------------------------------------
+    w("## Pure path throughput")
+    w("")
+    w("criterion (`benches/pure_path.rs`, `cargo bench --bench pure_path`, "
+      f"{meta.get('criterion_args', '')}): one AssumedRole EventBridge event parsed, triaged, decided with the "
+      "role's facts given, its deny policy built and read back, and the report rendered (SNS text and JSON, "
+      "and the JSON logged). One thread, no AWS call. `pure_path_stages/*` time the three parts of the first "
+      "path on their own.")
+    w("")
+    if crit:
+        w("| benchmark | mean per finding (95% CI) | median | findings per second (from the mean) |")
+        w("|---|---|---|---|")
+        for c in crit:
+            w(f"| `{c['name']}` | {c['mean_ns'] / 1000:.1f} µs ({c['lo_ns'] / 1000:.1f}–{c['hi_ns'] / 1000:.1f}) "
+              f"| {c['median_ns'] / 1000:.1f} µs | {1e9 / c['mean_ns']:,.0f} |")
+    else:
+        w(f"not measured: {meta.get('criterion_reason', 'criterion wrote no estimates')}")
+    w("")
+
+    # -- release profile comparison (optional, from tools/bench/profiles.sh) -------------------
+    if args.profiles and os.path.exists(args.profiles):
+        with open(args.profiles) as f:
+            prof = json.load(f)
+        w("## Release profile comparison")
+        w("")
+        w(f"Measured by `tools/bench/profiles.sh` on {prof.get('date', '?')}, not by this run (each variant is a "
+          "clean release build, 13-16 minutes here, in its own target directory, settings passed as "
+          "`CARGO_PROFILE_RELEASE_*`; the x86_64 binary, its zip as above, and cold starts as above with all "
+          f"variants interleaved, {prof.get('runs', '?')} runs each). Copied here as that run recorded it.")
+        w("")
+        w("| variant | build (wall) | binary | zip | cold start median | p90 |")
+        w("|---|---|---|---|---|---|")
+        for v in prof["variants"]:
+            if v.get("build_seconds") is None:
+                build = "not measured (target/ reused)"
+            else:
+                build = f"{v['build_seconds'] / 60:.1f} min" + (" (an earlier run)" if v.get("build_measured_earlier") else "")
+            w(f"| {v['name']} | {build} | {mib(v.get('binary_bytes'))} | {mib(v.get('zip_bytes'))} "
+              f"| {ms(v.get('cold_median_ms'), 2)} | {ms(v.get('cold_p90_ms'), 2)} |")
+        w("")
+
+    w("## Timing of this run")
+    w("")
+    w(f"`make bench` took {int(meta.get('total_seconds', 0)) // 60} min {int(meta.get('total_seconds', 0)) % 60} s: "
+      f"release build {meta.get('release_build_seconds', '?')} s, measurements {meta.get('driver_seconds', '?')} s, "
+      f"criterion {meta.get('criterion_seconds', '?')} s (build included), arm64 {meta.get('arm64_seconds', '?')} s. "
+      "Raw samples: target/bench/driver.json; function logs: target/bench/logs/.")
+    w("")
+    with open(args.out, "w") as f:
+        f.write("\n".join(L))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
