@@ -12,7 +12,7 @@ use session_revoker::aws::RoleInfo;
 use session_revoker::config::Config;
 use session_revoker::input::{parse_payload, Parsed, Shape};
 use session_revoker::names::format_utc;
-use session_revoker::plan::{decide_role, triage, PlannedAction, RoleFacts, Step, Triage, Write};
+use session_revoker::plan::{decide_role, triage, PlannedAction, RoleFacts, Triage, Write};
 use session_revoker::policy::RevocationPolicy;
 use session_revoker::report::{ActionOutcome, IncidentReport, Outcome, Report, Status};
 use std::hint::black_box;
@@ -46,8 +46,9 @@ fn facts(name: &str, existing: Option<String>) -> RoleFacts {
 /// A planned action as the report shows it once carried out (writes succeed).
 fn outcome(action: PlannedAction) -> ActionOutcome {
     let PlannedAction { kind, target, step } = action;
-    match step {
-        Step::Write(Write::PutRolePolicy {
+    match ActionOutcome::settled(kind, &target, step).map_err(|w| *w) {
+        Ok(settled) => settled,
+        Err(Write::PutRolePolicy {
             role,
             policy_name,
             document,
@@ -72,21 +73,7 @@ fn outcome(action: PlannedAction) -> ActionOutcome {
             o.previous_cutoff = previous_cutoff.map(format_utc);
             o
         }
-        Step::Write(_) => ActionOutcome::new(kind, &target, Status::Done, "written"),
-        Step::Skip { reason } => ActionOutcome::new(kind, &target, Status::Skipped, reason),
-        Step::AlreadyCovered { cutoff, reason } => {
-            let mut o = ActionOutcome::new(kind, &target, Status::AlreadyCovered, reason);
-            o.cutoff = Some(format_utc(cutoff));
-            o
-        }
-        Step::Manual { reason, commands } => {
-            let mut o = ActionOutcome::new(kind, &target, Status::ManualActionRequired, reason);
-            o.commands = commands;
-            o
-        }
-        Step::Fail { error } => {
-            ActionOutcome::new(kind, &target, Status::Failed, error.message.clone())
-        }
+        Err(_) => ActionOutcome::new(kind, &target, Status::Done, "written"),
     }
 }
 

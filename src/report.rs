@@ -120,6 +120,37 @@ impl ActionOutcome {
     }
 }
 
+impl ActionOutcome {
+    /// The outcome of a planned step that needs no AWS call; a write is handed back to be
+    /// carried out (or, in a dry run, described).
+    pub fn settled(
+        kind: ActionKind,
+        target: &str,
+        step: crate::plan::Step,
+    ) -> Result<Self, Box<crate::plan::Write>> {
+        use crate::plan::Step;
+        Ok(match step {
+            Step::Write(write) => return Err(Box::new(write)),
+            Step::Skip { reason } => Self::new(kind, target, Status::Skipped, reason),
+            Step::AlreadyCovered { cutoff, reason } => {
+                let mut o = Self::new(kind, target, Status::AlreadyCovered, reason);
+                o.cutoff = Some(format_utc(cutoff));
+                o
+            }
+            Step::Manual { reason, commands } => {
+                let mut o = Self::new(kind, target, Status::ManualActionRequired, reason);
+                o.commands = commands;
+                o
+            }
+            Step::Fail { error } => {
+                let mut o = Self::new(kind, target, Status::Failed, error.message.clone());
+                o.error = Some((&error).into());
+                o
+            }
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PrincipalReport {
     pub user_type: String,

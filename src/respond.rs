@@ -463,36 +463,18 @@ impl Responder {
         ctx: &Ctx,
     ) -> ActionOutcome {
         let PlannedAction { kind, target, step } = action;
-        let mut out = match step {
-            Step::Skip { reason } => ActionOutcome::new(kind, &target, Status::Skipped, reason),
-            Step::AlreadyCovered { cutoff, reason } => {
-                let mut o = ActionOutcome::new(kind, &target, Status::AlreadyCovered, reason);
-                o.cutoff = Some(format_utc(cutoff));
-                o
+        let mut out = match (ActionOutcome::settled(kind, &target, step), access) {
+            (Ok(settled), _) => settled,
+            (Err(write), Some(access)) => {
+                self.write(kind, &target, *write, access, incident, ctx)
+                    .await
             }
-            Step::Manual { reason, commands } => {
-                let mut o = ActionOutcome::new(kind, &target, Status::ManualActionRequired, reason);
-                o.commands = commands;
-                o
-            }
-            Step::Fail { error } => {
-                let mut o =
-                    ActionOutcome::new(kind, &target, Status::Failed, error.message.clone());
-                o.error = Some((&error).into());
-                o
-            }
-            Step::Write(write) => match access {
-                Some(access) => {
-                    self.write(kind, &target, write, access, incident, ctx)
-                        .await
-                }
-                None => ActionOutcome::new(
-                    kind,
-                    &target,
-                    Status::Failed,
-                    "no account access for a write",
-                ),
-            },
+            (Err(_), None) => ActionOutcome::new(
+                kind,
+                &target,
+                Status::Failed,
+                "no account access for a write",
+            ),
         };
         out.at_ms = ctx.elapsed_ms();
         out
