@@ -33,6 +33,8 @@ demo: $(VENV)/.installed
 ## make test: unit, adapter, emulator and end-to-end tests, then the template checks.
 test: $(VENV)/.installed $(LINT_VENV)/.installed
 	cargo build --all-targets
+	# The binary cargo-lambda runs is built without the tests' SDK features: build it up front too.
+	cargo build --bin session-revoker
 	tools/with-moto.sh cargo test --all-targets
 	tools/check-templates.sh
 
