@@ -418,20 +418,14 @@ impl Responder {
         );
         let user = match user {
             Ok(Some(u)) => u,
-            Ok(None) => {
-                let error = AwsError::new(
-                    "GetUser",
-                    "NoSuchEntity",
-                    format!("user {} does not exist in this account", target.name),
-                );
-                let action = PlannedAction {
-                    kind: ActionKind::DeactivateAccessKey,
-                    target: target.name.clone(),
-                    step: Step::Fail { error },
-                };
-                return vec![self.execute(action, Some(&access), incident, ctx).await];
-            }
-            Err(error) => {
+            missing_or_failed => {
+                let error = missing_or_failed.err().unwrap_or_else(|| {
+                    AwsError::new(
+                        "GetUser",
+                        "NoSuchEntity",
+                        format!("user {} does not exist in this account", target.name),
+                    )
+                });
                 let action = PlannedAction {
                     kind: ActionKind::DeactivateAccessKey,
                     target: target.name.clone(),

@@ -462,6 +462,13 @@ async fn an_iam_user_key_finding_deactivates_exactly_the_named_key() {
     let again = respond(&r, &f).await;
     assert_eq!(actions(&again)[0]["status"], "already_covered");
 
+    // A user that does not exist is a reported failure.
+    let mut ghost = f.clone();
+    ghost["resource"]["accessKeyDetails"]["userName"] = json!("ghost-user");
+    let report = respond(&r, &ghost).await;
+    assert_eq!(actions(&report)[0]["status"], "failed");
+    assert_eq!(actions(&report)[0]["error"]["code"], "NoSuchEntity");
+
     // Temporary credentials of the user: a user deny policy.
     f["resource"]["accessKeyDetails"]["accessKeyId"] = json!("ASIAQEXAMPLE7CIUSER9");
     let report = respond(&r, &f).await;
