@@ -108,7 +108,7 @@ fn plan(parsed: &Parsed, config: &Config, existing: Option<&str>) -> Vec<Inciden
 /// Report: the invocation's report, its SNS publication (text and JSON) and the logged JSON.
 fn report(shape: Shape, incidents: Vec<IncidentReport>) -> (Report, usize) {
     let report = Report::new(Some(shape), false, incidents, now(), 0);
-    let publication = report.publication(TOPIC);
+    let publication = report.publication(TOPIC, &report.to_json());
     let logged = report.to_json();
     let bytes = publication.message.len() + publication.subject.len() + logged.len();
     (report, bytes)

@@ -397,17 +397,10 @@ fn role_wide(
     cutoff: OffsetDateTime,
     mut note: Option<String>,
 ) -> PlannedAction {
-    let previous = match existing.map(RevocationPolicy::latest_cutoff) {
-        None => None,
-        Some(Ok(c)) => c,
-        Some(Err(PolicyParseError(e))) => {
-            note = Some(format!(
-                "the existing {} was unreadable ({e}) and is replaced",
-                policy::ROLE_POLICY_NAME
-            ));
-            None
-        }
-    };
+    let previous = cutoff_in_place(existing).unwrap_or_else(|unreadable| {
+        note = Some(unreadable);
+        None
+    });
     if let Some(step) = covered(previous, incident, cutoff) {
         return PlannedAction::new(ActionKind::RevokeRoleSessions, &role.name, step);
     }
@@ -425,6 +418,19 @@ fn role_wide(
             fallback: None,
         }),
     )
+}
+
+/// The role-wide cutoff in an existing `AWSRevokeOlderSessions` (role or user), or, when the
+/// document cannot be read, the note saying it is replaced.
+fn cutoff_in_place(existing: Option<&str>) -> Result<Option<OffsetDateTime>, String> {
+    match existing.map(RevocationPolicy::latest_cutoff) {
+        None => Ok(None),
+        Some(Ok(cutoff)) => Ok(cutoff),
+        Some(Err(PolicyParseError(e))) => Err(format!(
+            "the existing {} was unreadable ({e}) and is replaced",
+            policy::ROLE_POLICY_NAME
+        )),
+    }
 }
 
 /// "Already covered": the cutoff in place is later than the finding's last activity (every
@@ -690,17 +696,10 @@ pub fn decide_user(
         };
         let cutoff = new_cutoff(now, config);
         let mut note = Some("user sessions (GetSessionToken) last up to 36 h; the deny covers every one issued before the cutoff".to_string());
-        let previous = match existing.map(RevocationPolicy::latest_cutoff) {
-            None => None,
-            Some(Ok(c)) => c,
-            Some(Err(e)) => {
-                note = Some(format!(
-                    "the existing {} was unreadable ({e}) and is replaced",
-                    policy::ROLE_POLICY_NAME
-                ));
-                None
-            }
-        };
+        let previous = cutoff_in_place(existing).unwrap_or_else(|unreadable| {
+            note = Some(unreadable);
+            None
+        });
         let step = covered(previous, incident, cutoff).unwrap_or_else(|| {
             Step::Write(Write::PutUserPolicy {
                 user: user.clone(),

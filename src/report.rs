@@ -646,15 +646,15 @@ impl Report {
 
     /// The SNS form: text for e-mail and people, the JSON report for machine protocols,
     /// and attributes for subscription filters.
-    pub fn publication(&self, topic_arn: &str) -> Publication {
+    /// `json` is this report's `to_json()`, rendered once by the caller (it is also logged).
+    pub fn publication(&self, topic_arn: &str, json: &str) -> Publication {
         const SNS_LIMIT: usize = 256 * 1024;
         let text = self.to_text();
-        let json = self.to_json();
         let body = |text: &str, json: &str| {
             serde_json::json!({"default": text, "email": text, "email-json": json, "sqs": json, "lambda": json, "https": json, "http": json})
                 .to_string()
         };
-        let mut message = body(&text, &json);
+        let mut message = body(&text, json);
         if message.len() > SNS_LIMIT {
             // Far above any real payload; keep the headline and the per-finding outcomes. The
             // full report is always in the function's log.
@@ -869,7 +869,7 @@ mod tests {
             subject.chars().all(|c| c.is_ascii_graphic() || c == ' '),
             "{subject:?}"
         );
-        let p = r.publication("arn:aws:sns:eu-west-1:111122223333:reports");
+        let p = r.publication("arn:aws:sns:eu-west-1:111122223333:reports", &r.to_json());
         for (_, v) in &p.attributes {
             assert!(v.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{v:?}");
             assert!(v.len() <= 200);
@@ -891,7 +891,7 @@ mod tests {
     fn publication_carries_text_json_and_filterable_attributes() {
         let i = incident("Recon:IAMUser/TorIPCaller", "web-app");
         let r = report(vec![IncidentReport::new(&i, vec![revoked("web-app")])]);
-        let p = r.publication("arn:aws:sns:eu-west-1:111122223333:reports");
+        let p = r.publication("arn:aws:sns:eu-west-1:111122223333:reports", &r.to_json());
         let body: serde_json::Value = serde_json::from_str(&p.message).unwrap();
         assert!(body["default"].as_str().unwrap().starts_with("REVOKED"));
         let sqs: serde_json::Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
@@ -910,7 +910,8 @@ mod tests {
         let incidents = (0..100)
             .map(|_| IncidentReport::new(&i, vec![big.clone()]))
             .collect();
-        let p = report(incidents).publication("arn:aws:sns:eu-west-1:111122223333:reports");
+        let r = report(incidents);
+        let p = r.publication("arn:aws:sns:eu-west-1:111122223333:reports", &r.to_json());
         assert!(p.message.len() <= 256 * 1024);
         assert!(p.message.contains("truncated"));
     }

@@ -143,9 +143,11 @@ impl Responder {
 
     /// Publishes and logs the report, and decides whether the invocation failed.
     async fn finish(&self, mut report: Report) -> Result<Report, HandlerError> {
+        // Rendered once: the same JSON goes to SNS and to the log.
+        let json = report.to_json();
         let publish_result = match (&self.notifier, &self.config.sns_topic_arn) {
             (Some(notifier), Some(topic)) => {
-                Some(notifier.publish(&report.publication(topic)).await)
+                Some(notifier.publish(&report.publication(topic, &json)).await)
             }
             _ => None,
         };
@@ -153,7 +155,13 @@ impl Responder {
             report.published = Some(id.clone());
         }
         // The full report always reaches the log: it is the record of what was done.
-        tracing::info!(outcome = report.outcome.as_str(), summary = %report.summary, report = %report.to_json(), "report");
+        tracing::info!(
+            outcome = report.outcome.as_str(),
+            summary = %report.summary,
+            published = report.published.as_deref().unwrap_or("-"),
+            report = %json,
+            "report"
+        );
         if let Some(Err(e)) = publish_result {
             tracing::error!(code = %e.code, message = %e.message, "report not published");
             return Err(HandlerError::Publish(e));

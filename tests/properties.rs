@@ -101,7 +101,7 @@ fn pure_path(incident: &Incident, config: &Config) -> Report {
         1,
     );
     let _ = r.to_text();
-    let _ = r.publication("arn:aws:sns:us-east-1:123456789012:t");
+    let _ = r.publication("arn:aws:sns:us-east-1:123456789012:t", &r.to_json());
     r
 }
 
