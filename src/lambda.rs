@@ -32,18 +32,7 @@ pub fn init_logging() {
     }
 }
 
-/// Attempts per AWS call (the first and four retries) for throttling, 5xx and timeouts.
-pub const MAX_ATTEMPTS: u32 = 5;
-
-/// The SDK retry behaviour, chosen rather than left to defaults: standard mode (exponential
-/// backoff with jitter; throttling, 5xx and timeouts retried), 5 attempts, 200 ms first
-/// backoff, 5 s cap: about 3 s worst case per call, well inside the invocation time.
-pub fn retry_config() -> aws_config::retry::RetryConfig {
-    aws_config::retry::RetryConfig::standard()
-        .with_max_attempts(MAX_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(200))
-        .with_max_backoff(Duration::from_secs(5))
-}
+pub use crate::aws::{retry_config, MAX_ATTEMPTS};
 
 /// Builds the responder: SDK configuration from the environment (`AWS_ENDPOINT_URL` points it at
 /// an emulator), deliberate retries, clients created on first use.

@@ -9,7 +9,7 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use session_revoker::aws::ec2::Ec2Client;
 use session_revoker::aws::iam::IamClient;
 use session_revoker::aws::sns::SnsClient;
-use session_revoker::aws::{Ec2, Iam, Notifier, Publication};
+use session_revoker::aws::{AccessKeys, Ec2, Notifier, Publication, RolePolicies, Roles};
 use session_revoker::lambda::{retry_config, MAX_ATTEMPTS};
 
 fn iam_error(status: u16, code: &str, message: &str) -> Option<String> {
@@ -282,7 +282,10 @@ async fn describe_associations_filters_by_instance_and_live_states() {
         .await
         .unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].state, "associated");
+    assert_eq!(
+        list[0].state,
+        session_revoker::model::AssociationState::Associated
+    );
     assert_eq!(
         list[0].profile_arn,
         "arn:aws:iam::111122223333:instance-profile/web"

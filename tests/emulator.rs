@@ -554,8 +554,8 @@ async fn a_burst_of_200_findings_over_20_roles_ends_with_20_policies_and_200_rep
     while let Some(done) = tasks.join_next().await {
         if !matches!(
             done.unwrap(),
-            Ok(session_revoker::report::Outcome::Revoked
-                | session_revoker::report::Outcome::AlreadyCovered)
+            Ok(session_revoker::model::Outcome::Revoked
+                | session_revoker::model::Outcome::AlreadyCovered)
         ) {
             failed += 1;
         }

@@ -135,32 +135,26 @@ note x86_zip_bytes "$(stat -c %s "$x86_zip")"
 note x86_zip_how "the release binary zipped as \`bootstrap\` by tools/bench/zip_bootstrap.py ($arch, deflate), not by \`cargo lambda build\`, which would rebuild with --target x86_64-unknown-linux-gnu and -C target-cpu=haswell"
 
 # -- 5. criterion ---------------------------------------------------------------------------------
-# The bench links the dev-dependencies, whose features (`test-util` among them) re-compile much of
-# the dependency tree in the bench profile: several minutes the first time. The AWS SDK crates are
-# not on the measured path, so they are built unoptimised here; the build gets what is left of
-# the budget (cargo keeps what it finished: the next run goes on from there).
+# The bench lives in the pure core crate (revoker-core): no AWS SDK crate is built for it. The build
+# gets what is left of the budget (cargo keeps what it finished: the next run goes on from there).
 t=$(date +%s)
 criterion_args=(--warm-up-time 1 --measurement-time 3 --sample-size 30)
 note criterion_args "\`${criterion_args[*]}\`"
 rm -rf "$here/target/criterion/pure_path" "$here/target/criterion/pure_path_stages"
-sdk_o0=()
-for pkg in aws-sdk-ec2 aws-sdk-iam aws-sdk-sns aws-sdk-sts aws-sdk-sqs; do
-  sdk_o0+=(--config "profile.bench.package.$pkg.opt-level=0")
-done
 left=$(( budget - $(elapsed) ))
 if (( left < 30 )); then
   note criterion_reason "no time left in the bench's ${budget} s budget; the next \`make bench\` measures it"
 else
   say "criterion: cargo bench --bench pure_path (build: at most ${left} s)"
   rc=0
-  run_with_deadline "$left" cargo bench "${sdk_o0[@]}" --bench pure_path --no-run \
+  run_with_deadline "$left" cargo bench -p revoker-core --bench pure_path --no-run \
     >"$out_dir/criterion.log" 2>&1 || rc=$?
   if (( rc == 124 )); then
     note criterion_reason "the bench build did not finish within the ${left} s left of the bench's ${budget} s budget (its progress is kept in target/: the next \`make bench\` goes on with it)"
   elif (( rc != 0 )); then
     tail -20 "$out_dir/criterion.log" >&2
     note criterion_reason "cargo bench --no-run failed (see target/bench/criterion.log)"
-  elif timeout 300 cargo bench "${sdk_o0[@]}" --bench pure_path -- "${criterion_args[@]}" \
+  elif timeout 300 cargo bench -p revoker-core --bench pure_path -- "${criterion_args[@]}" \
        >>"$out_dir/criterion.log" 2>&1; then
     grep -E '^(pure_path|  *time:|  *thrpt:)' "$out_dir/criterion.log" >&2 || true
   else

@@ -1,7 +1,8 @@
 //! EC2 instance-profile associations through `aws_sdk_ec2`.
 
 use super::{AwsResult, Ec2, ProfileAssociation};
-use crate::error::AwsError;
+use crate::error::from_sdk;
+use crate::model::AssociationState;
 use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification};
 use aws_sdk_ec2::Client;
 use futures::future::BoxFuture;
@@ -33,7 +34,7 @@ impl Ec2 for Ec2Client {
                 )
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("DescribeIamInstanceProfileAssociations", e))?;
+                .map_err(|e| from_sdk("DescribeIamInstanceProfileAssociations", e))?;
             Ok(out
                 .iam_instance_profile_associations()
                 .iter()
@@ -45,10 +46,7 @@ impl Ec2 for Ec2Client {
                         .and_then(|p| p.arn())
                         .unwrap_or_default()
                         .to_string(),
-                    state: a
-                        .state()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                    state: AssociationState::parse(a.state().map_or("", |s| s.as_str())),
                 })
                 .collect())
         }
@@ -62,7 +60,7 @@ impl Ec2 for Ec2Client {
                 .association_id(association_id)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("DisassociateIamInstanceProfile", e))?;
+                .map_err(|e| from_sdk("DisassociateIamInstanceProfile", e))?;
             Ok(())
         }
         .boxed()
@@ -85,7 +83,7 @@ impl Ec2 for Ec2Client {
                 )
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("AssociateIamInstanceProfile", e))?;
+                .map_err(|e| from_sdk("AssociateIamInstanceProfile", e))?;
             Ok(out
                 .iam_instance_profile_association()
                 .and_then(|a| a.association_id())
@@ -112,7 +110,7 @@ impl Ec2 for Ec2Client {
                 )
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("ReplaceIamInstanceProfileAssociation", e))?;
+                .map_err(|e| from_sdk("ReplaceIamInstanceProfileAssociation", e))?;
             Ok(out
                 .iam_instance_profile_association()
                 .and_then(|a| a.association_id())

@@ -1,7 +1,8 @@
 //! IAM through `aws_sdk_iam`.
 
-use super::{AccessKeyInfo, AwsResult, Iam, InstanceProfileInfo, RoleInfo, UserInfo};
-use crate::error::AwsError;
+use super::{AccessKeys, AwsResult, InstanceProfiles, RolePolicies, Roles, UserPolicies, Users};
+use crate::error::{from_sdk, AwsError};
+use crate::model::{AccessKeyInfo, InstanceProfileInfo, KeyStatus, RoleInfo, UserInfo};
 use aws_sdk_iam::types::{Role, StatusType};
 use aws_sdk_iam::Client;
 use futures::future::BoxFuture;
@@ -35,11 +36,11 @@ fn absent_if_missing<T>(r: AwsResult<T>) -> AwsResult<Option<T>> {
     }
 }
 
-impl Iam for IamClient {
+impl Roles for IamClient {
     fn get_role<'a>(&'a self, role: &'a str) -> BoxFuture<'a, AwsResult<Option<RoleInfo>>> {
         async move {
             let out = self.0.get_role().role_name(role).send().await;
-            let out = absent_if_missing(out.map_err(|e| AwsError::from_sdk("GetRole", e)))?;
+            let out = absent_if_missing(out.map_err(|e| from_sdk("GetRole", e)))?;
             Ok(out.and_then(|o| o.role().map(role_info)))
         }
         .boxed()
@@ -57,7 +58,7 @@ impl Iam for IamClient {
                 .max_items(1000)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("ListRoles", e))?;
+                .map_err(|e| from_sdk("ListRoles", e))?;
             let next = if out.is_truncated() {
                 out.marker().map(str::to_string)
             } else {
@@ -67,7 +68,9 @@ impl Iam for IamClient {
         }
         .boxed()
     }
+}
 
+impl RolePolicies for IamClient {
     fn get_role_policy<'a>(
         &'a self,
         role: &'a str,
@@ -81,7 +84,7 @@ impl Iam for IamClient {
                 .policy_name(policy)
                 .send()
                 .await;
-            match absent_if_missing(out.map_err(|e| AwsError::from_sdk("GetRolePolicy", e)))? {
+            match absent_if_missing(out.map_err(|e| from_sdk("GetRolePolicy", e)))? {
                 None => Ok(None),
                 Some(o) => decode_policy_document(o.policy_document(), "GetRolePolicy").map(Some),
             }
@@ -103,16 +106,18 @@ impl Iam for IamClient {
                 .policy_document(document)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("PutRolePolicy", e))?;
+                .map_err(|e| from_sdk("PutRolePolicy", e))?;
             Ok(())
         }
         .boxed()
     }
+}
 
+impl Users for IamClient {
     fn get_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, AwsResult<Option<UserInfo>>> {
         async move {
             let out = self.0.get_user().user_name(user).send().await;
-            let out = absent_if_missing(out.map_err(|e| AwsError::from_sdk("GetUser", e)))?;
+            let out = absent_if_missing(out.map_err(|e| from_sdk("GetUser", e)))?;
             Ok(out.and_then(|o| {
                 o.user().map(|u| UserInfo {
                     name: u.user_name().to_string(),
@@ -123,7 +128,9 @@ impl Iam for IamClient {
         }
         .boxed()
     }
+}
 
+impl AccessKeys for IamClient {
     fn list_access_keys<'a>(
         &'a self,
         user: &'a str,
@@ -135,16 +142,13 @@ impl Iam for IamClient {
                 .user_name(user)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("ListAccessKeys", e))?;
+                .map_err(|e| from_sdk("ListAccessKeys", e))?;
             Ok(out
                 .access_key_metadata()
                 .iter()
                 .map(|k| AccessKeyInfo {
                     access_key_id: k.access_key_id().unwrap_or_default().to_string(),
-                    status: k
-                        .status()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
+                    status: KeyStatus::parse(k.status().map_or("", |s| s.as_str())),
                 })
                 .collect())
         }
@@ -164,12 +168,14 @@ impl Iam for IamClient {
                 .status(StatusType::Inactive)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("UpdateAccessKey", e))?;
+                .map_err(|e| from_sdk("UpdateAccessKey", e))?;
             Ok(())
         }
         .boxed()
     }
+}
 
+impl UserPolicies for IamClient {
     fn get_user_policy<'a>(
         &'a self,
         user: &'a str,
@@ -183,7 +189,7 @@ impl Iam for IamClient {
                 .policy_name(policy)
                 .send()
                 .await;
-            match absent_if_missing(out.map_err(|e| AwsError::from_sdk("GetUserPolicy", e)))? {
+            match absent_if_missing(out.map_err(|e| from_sdk("GetUserPolicy", e)))? {
                 None => Ok(None),
                 Some(o) => decode_policy_document(o.policy_document(), "GetUserPolicy").map(Some),
             }
@@ -205,12 +211,14 @@ impl Iam for IamClient {
                 .policy_document(document)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("PutUserPolicy", e))?;
+                .map_err(|e| from_sdk("PutUserPolicy", e))?;
             Ok(())
         }
         .boxed()
     }
+}
 
+impl InstanceProfiles for IamClient {
     fn get_instance_profile<'a>(
         &'a self,
         name: &'a str,
@@ -222,8 +230,7 @@ impl Iam for IamClient {
                 .instance_profile_name(name)
                 .send()
                 .await;
-            let out =
-                absent_if_missing(out.map_err(|e| AwsError::from_sdk("GetInstanceProfile", e)))?;
+            let out = absent_if_missing(out.map_err(|e| from_sdk("GetInstanceProfile", e)))?;
             Ok(out.and_then(|o| {
                 o.instance_profile().map(|p| InstanceProfileInfo {
                     name: p.instance_profile_name().to_string(),

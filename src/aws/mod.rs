@@ -11,49 +11,29 @@ pub mod sns;
 pub mod sts;
 
 use crate::error::AwsError;
+pub use crate::model::{
+    AccessKeyInfo, AssociationState, InstanceProfileInfo, KeyStatus, ProfileAssociation,
+    Publication, RoleInfo, UserInfo,
+};
 use futures::future::BoxFuture;
 
 pub type AwsResult<T> = Result<T, AwsError>;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleInfo {
-    pub name: String,
-    pub arn: String,
-    pub path: String,
-    pub role_id: String,
+/// Attempts per AWS call (the first and four retries) for throttling, 5xx and timeouts.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// The SDK retry behaviour, chosen rather than left to defaults: standard mode (exponential
+/// backoff with jitter; throttling, 5xx and timeouts retried), 5 attempts, 200 ms first
+/// backoff, 5 s cap: about 3 s worst case per call, well inside the invocation time.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(std::time::Duration::from_millis(200))
+        .with_max_backoff(std::time::Duration::from_secs(5))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserInfo {
-    pub name: String,
-    pub arn: String,
-    pub user_id: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessKeyInfo {
-    pub access_key_id: String,
-    /// `Active` or `Inactive`.
-    pub status: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceProfileInfo {
-    pub name: String,
-    pub arn: String,
-    pub role_names: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileAssociation {
-    pub association_id: String,
-    pub instance_id: String,
-    pub profile_arn: String,
-    /// `associating`, `associated`, `disassociating`, `disassociated`.
-    pub state: String,
-}
-
-pub trait Iam: Send + Sync {
+/// Reading roles (`GetRole`, `ListRoles`).
+pub trait Roles: Send + Sync {
     /// `GetRole`; `Ok(None)` when the role does not exist.
     fn get_role<'a>(&'a self, role: &'a str) -> BoxFuture<'a, AwsResult<Option<RoleInfo>>>;
     /// One page of `ListRoles` (to find a role by its RoleId: IAM has no lookup by id).
@@ -61,6 +41,10 @@ pub trait Iam: Send + Sync {
         &self,
         marker: Option<String>,
     ) -> BoxFuture<'_, AwsResult<(Vec<RoleInfo>, Option<String>)>>;
+}
+
+/// A role's inline policies.
+pub trait RolePolicies: Send + Sync {
     /// `GetRolePolicy`, URL-decoded; `Ok(None)` when the role has no such inline policy.
     fn get_role_policy<'a>(
         &'a self,
@@ -73,7 +57,15 @@ pub trait Iam: Send + Sync {
         policy: &'a str,
         document: &'a str,
     ) -> BoxFuture<'a, AwsResult<()>>;
+}
+
+/// Reading users (`GetUser`).
+pub trait Users: Send + Sync {
     fn get_user<'a>(&'a self, user: &'a str) -> BoxFuture<'a, AwsResult<Option<UserInfo>>>;
+}
+
+/// A user's long-term access keys.
+pub trait AccessKeys: Send + Sync {
     fn list_access_keys<'a>(
         &'a self,
         user: &'a str,
@@ -84,6 +76,10 @@ pub trait Iam: Send + Sync {
         user: &'a str,
         access_key_id: &'a str,
     ) -> BoxFuture<'a, AwsResult<()>>;
+}
+
+/// A user's inline policies.
+pub trait UserPolicies: Send + Sync {
     fn get_user_policy<'a>(
         &'a self,
         user: &'a str,
@@ -95,6 +91,10 @@ pub trait Iam: Send + Sync {
         policy: &'a str,
         document: &'a str,
     ) -> BoxFuture<'a, AwsResult<()>>;
+}
+
+/// Reading instance profiles.
+pub trait InstanceProfiles: Send + Sync {
     /// `GetInstanceProfile` by name; `Ok(None)` when it does not exist.
     fn get_instance_profile<'a>(
         &'a self,
@@ -102,14 +102,13 @@ pub trait Iam: Send + Sync {
     ) -> BoxFuture<'a, AwsResult<Option<InstanceProfileInfo>>>;
 }
 
-/// A report ready for SNS.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Publication {
-    pub topic_arn: String,
-    pub subject: String,
-    /// `MessageStructure=json` body: `default` (text) plus per-protocol bodies.
-    pub message: String,
-    pub attributes: Vec<(String, String)>,
+/// Everything the responder does in IAM, for the account handle that carries one client:
+/// functions take the narrowest capability they use.
+pub trait Iam: Roles + RolePolicies + Users + AccessKeys + UserPolicies + InstanceProfiles {}
+
+impl<T> Iam for T where
+    T: Roles + RolePolicies + Users + AccessKeys + UserPolicies + InstanceProfiles
+{
 }
 
 pub trait Notifier: Send + Sync {

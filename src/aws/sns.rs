@@ -1,7 +1,7 @@
 //! SNS through `aws_sdk_sns`.
 
 use super::{AwsResult, Notifier, Publication};
-use crate::error::AwsError;
+use crate::error::{from_sdk, AwsError};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 use futures::future::BoxFuture;
@@ -29,10 +29,7 @@ impl Notifier for SnsClient {
                     })?;
                 req = req.message_attributes(name, attr);
             }
-            let out = req
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("Publish", e))?;
+            let out = req.send().await.map_err(|e| from_sdk("Publish", e))?;
             Ok(out.message_id().unwrap_or_default().to_string())
         }
         .boxed()

@@ -1,7 +1,7 @@
 //! STS through `aws_sdk_sts`.
 
 use super::{AwsResult, CallerIdentity, Sts, TemporaryCredentials};
-use crate::error::AwsError;
+use crate::error::{from_sdk, AwsError};
 use aws_sdk_sts::Client;
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -16,7 +16,7 @@ impl Sts for StsClient {
                 .get_caller_identity()
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("GetCallerIdentity", e))?;
+                .map_err(|e| from_sdk("GetCallerIdentity", e))?;
             Ok(CallerIdentity {
                 account: out.account().unwrap_or_default().to_string(),
                 arn: out.arn().unwrap_or_default().to_string(),
@@ -41,7 +41,7 @@ impl Sts for StsClient {
                 .duration_seconds(900)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("AssumeRole", e))?;
+                .map_err(|e| from_sdk("AssumeRole", e))?;
             let c = out.credentials().ok_or_else(|| {
                 AwsError::new(
                     "AssumeRole",

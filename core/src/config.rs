@@ -1,7 +1,7 @@
 //! Configuration from environment variables, validated once at start.
 
-use crate::error::ConfigError;
 use crate::finding_types::DEFAULT_FINDING_TYPES;
+use crate::model::ConfigError;
 use glob::Pattern;
 use std::collections::HashMap;
 

@@ -3,13 +3,16 @@
 //! policies only as exact-match values and the SNS subject only in safe, bounded form.
 
 use proptest::prelude::*;
+use revoker_core::config::Config;
+use revoker_core::input::parse_payload;
+use revoker_core::model::Incident;
+use revoker_core::model::RoleInfo;
+use revoker_core::model::Triage;
+use revoker_core::model::{ActionOutcome, Status};
+use revoker_core::plan::{decide_role, triage, RoleFacts};
+use revoker_core::policy::{SessionRevocations, MAX_ROLE_SESSION};
+use revoker_core::report::{IncidentReport, Report};
 use serde_json::{json, Value};
-use session_revoker::aws::RoleInfo;
-use session_revoker::config::Config;
-use session_revoker::input::{parse_payload, Incident};
-use session_revoker::plan::{decide_role, triage, RoleFacts, Triage};
-use session_revoker::policy::{SessionRevocations, MAX_ROLE_SESSION};
-use session_revoker::report::{ActionOutcome, IncidentReport, Report, Status};
 use time::macros::datetime;
 
 fn any_json() -> impl Strategy<Value = Value> {

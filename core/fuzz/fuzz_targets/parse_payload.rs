@@ -3,10 +3,10 @@
 //! classify, parse, triage and render. Must never panic.
 
 use libfuzzer_sys::fuzz_target;
-use session_revoker::config::Config;
-use session_revoker::input::parse_payload;
-use session_revoker::plan::triage;
-use session_revoker::report::{IncidentReport, Report};
+use revoker_core::config::Config;
+use revoker_core::input::parse_payload;
+use revoker_core::plan::triage;
+use revoker_core::report::{IncidentReport, Report};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) else { return };

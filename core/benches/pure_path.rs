@@ -7,14 +7,17 @@
 //! `pure_path_stages` times parse, plan and report separately.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use revoker_core::config::Config;
+use revoker_core::input::parse_payload;
+use revoker_core::model::RoleInfo;
+use revoker_core::model::{ActionOutcome, Outcome, Status};
+use revoker_core::model::{Parsed, Shape};
+use revoker_core::model::{PlannedAction, Triage, Write};
+use revoker_core::names::format_utc;
+use revoker_core::plan::{decide_role, triage, RoleFacts};
+use revoker_core::policy::RevocationPolicy;
+use revoker_core::report::{IncidentReport, Report};
 use serde_json::Value;
-use session_revoker::aws::RoleInfo;
-use session_revoker::config::Config;
-use session_revoker::input::{parse_payload, Parsed, Shape};
-use session_revoker::names::format_utc;
-use session_revoker::plan::{decide_role, triage, PlannedAction, RoleFacts, Triage, Write};
-use session_revoker::policy::RevocationPolicy;
-use session_revoker::report::{ActionOutcome, IncidentReport, Outcome, Report, Status};
 use std::hint::black_box;
 use std::time::Duration;
 use time::OffsetDateTime;

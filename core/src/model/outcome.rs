@@ -1,0 +1,151 @@
+//! What happened: one outcome per planned action, ready for the report.
+
+use super::error::AwsError;
+use super::plan::{ActionKind, Step, Write};
+use crate::names::format_utc;
+use crate::text::safe_text;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What happened to one action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Skipped,
+    AlreadyCovered,
+    ManualActionRequired,
+    WouldDo,
+    Done,
+    Failed,
+}
+
+/// The outcome of an incident, or of the whole invocation (the most significant one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Skipped,
+    AlreadyCovered,
+    ManualActionRequired,
+    WouldRevoke,
+    Revoked,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Skipped => "skipped",
+            Outcome::AlreadyCovered => "already_covered",
+            Outcome::ManualActionRequired => "manual_action_required",
+            Outcome::WouldRevoke => "would_revoke",
+            Outcome::Revoked => "revoked",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    pub fn headline(&self) -> &'static str {
+        match self {
+            Outcome::Skipped => "NO ACTION",
+            Outcome::AlreadyCovered => "ALREADY COVERED",
+            Outcome::ManualActionRequired => "MANUAL ACTION REQUIRED",
+            Outcome::WouldRevoke => "DRY RUN",
+            Outcome::Revoked => "REVOKED",
+            Outcome::Failed => "FAILED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorReport {
+    pub operation: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&AwsError> for ErrorReport {
+    fn from(e: &AwsError) -> Self {
+        Self {
+            operation: e.operation.to_string(),
+            code: e.code.clone(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActionOutcome {
+    pub action: ActionKind,
+    pub target: String,
+    pub status: Status,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cutoff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_cutoff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReport>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
+    /// Set when an instance was left without its instance profile: the command that gives it
+    /// back. Such an action fails the invocation and leads the report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_command: Option<String>,
+    /// Action-specific facts (association ids, waits, attempts).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<&'static str, String>,
+    /// Milliseconds from the start of the invocation to the end of this action.
+    pub at_ms: u64,
+}
+
+impl ActionOutcome {
+    pub fn new(
+        action: ActionKind,
+        target: &str,
+        status: Status,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            action,
+            target: safe_text(target, 200),
+            status,
+            detail: detail.into(),
+            policy_name: None,
+            cutoff: None,
+            previous_cutoff: None,
+            error: None,
+            commands: Vec::new(),
+            restore_command: None,
+            facts: BTreeMap::new(),
+            at_ms: 0,
+        }
+    }
+}
+
+impl ActionOutcome {
+    /// The outcome of a planned step that needs no AWS call; a write is handed back to be
+    /// carried out (or, in a dry run, described).
+    pub fn settled(kind: ActionKind, target: &str, step: Step) -> Result<Self, Box<Write>> {
+        use Step;
+        Ok(match step {
+            Step::Write(write) => return Err(Box::new(write)),
+            Step::Skip { reason } => Self::new(kind, target, Status::Skipped, reason),
+            Step::AlreadyCovered { cutoff, reason } => {
+                let mut o = Self::new(kind, target, Status::AlreadyCovered, reason);
+                o.cutoff = Some(format_utc(cutoff));
+                o
+            }
+            Step::Manual { reason, commands } => {
+                let mut o = Self::new(kind, target, Status::ManualActionRequired, reason);
+                o.commands = commands;
+                o
+            }
+            Step::Fail { error } => {
+                let mut o = Self::new(kind, target, Status::Failed, error.message.clone());
+                o.error = Some((&error).into());
+                o
+            }
+        })
+    }
+}

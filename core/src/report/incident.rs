@@ -1,0 +1,204 @@
+//! One incident's part of the report: who, what, the actions and what a person does next.
+
+use crate::model::{
+    severity_label, ActionKind, ActionOutcome, FindingError, Incident, Origin, Outcome, Status,
+};
+use crate::names::format_utc;
+use crate::text::safe_text;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PrincipalReport {
+    pub user_type: String,
+    pub name: Option<String>,
+    pub principal_id: Option<String>,
+    pub access_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentReport {
+    pub source: Origin,
+    pub finding_id: Option<String>,
+    pub finding_type: Option<String>,
+    pub title: Option<String>,
+    pub severity: Option<f64>,
+    pub severity_label: Option<&'static str>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+    pub principal: PrincipalReport,
+    pub event_last_seen: Option<String>,
+    pub count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub outcome: Outcome,
+    pub actions: Vec<ActionOutcome>,
+    pub next_steps: Vec<String>,
+}
+
+impl IncidentReport {
+    pub fn new(incident: &Incident, actions: Vec<ActionOutcome>) -> Self {
+        let p = &incident.principal;
+        let mut report = Self {
+            source: incident.origin,
+            finding_id: incident.finding_id.as_deref().map(|s| safe_text(s, 128)),
+            finding_type: incident.finding_type.as_deref().map(|s| safe_text(s, 128)),
+            title: incident.title.as_deref().map(|s| safe_text(s, 300)),
+            severity: incident.severity,
+            severity_label: incident.severity.map(severity_label),
+            account: incident.account.as_deref().map(|s| safe_text(s, 32)),
+            region: incident.region.as_deref().map(|s| safe_text(s, 32)),
+            principal: PrincipalReport {
+                user_type: safe_text(p.user_type.as_str(), 40),
+                name: p.name.as_deref().map(|s| safe_text(s, 128)),
+                principal_id: p.principal_id.as_deref().map(|s| safe_text(s, 200)),
+                access_key_id: p.access_key_id.as_deref().map(|s| safe_text(s, 128)),
+            },
+            event_last_seen: incident.event_last_seen.map(format_utc),
+            count: incident.count,
+            reason: incident.reason.clone(),
+            outcome: Outcome::Skipped,
+            actions,
+            next_steps: Vec::new(),
+        };
+        report.outcome = incident_outcome(&report.actions);
+        report.next_steps = next_steps(incident, &report);
+        report
+    }
+
+    /// A payload item that could not be read at all.
+    pub fn unreadable(index: usize, error: &FindingError) -> Self {
+        let action = ActionOutcome::new(
+            ActionKind::Triage,
+            &format!("payload item {index}"),
+            Status::Failed,
+            safe_text(&error.to_string(), 500),
+        );
+        Self {
+            source: Origin::Finding,
+            finding_id: None,
+            finding_type: None,
+            title: None,
+            severity: None,
+            severity_label: None,
+            account: None,
+            region: None,
+            principal: PrincipalReport {
+                user_type: String::new(),
+                name: None,
+                principal_id: None,
+                access_key_id: None,
+            },
+            event_last_seen: None,
+            count: None,
+            reason: None,
+            outcome: Outcome::Failed,
+            actions: vec![action],
+            next_steps: Vec::new(),
+        }
+    }
+}
+
+fn incident_outcome(actions: &[ActionOutcome]) -> Outcome {
+    actions
+        .iter()
+        .map(|a| match a.status {
+            Status::Skipped => Outcome::Skipped,
+            Status::AlreadyCovered => Outcome::AlreadyCovered,
+            Status::ManualActionRequired => Outcome::ManualActionRequired,
+            Status::WouldDo => Outcome::WouldRevoke,
+            Status::Done => Outcome::Revoked,
+            Status::Failed => Outcome::Failed,
+        })
+        .max()
+        .unwrap_or(Outcome::Skipped)
+}
+
+/// An access key id safe to put in a command line, or a placeholder.
+fn key_for_command(key: Option<&str>) -> &str {
+    key.filter(|k| {
+        (16..=128).contains(&k.len())
+            && k.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    })
+    .unwrap_or("<access-key-id>")
+}
+
+fn region_for_command(region: Option<&str>) -> &str {
+    region
+        .filter(|r| {
+            (1..=30).contains(&r.len())
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        .unwrap_or("<region>")
+}
+
+fn next_steps(incident: &Incident, report: &IncidentReport) -> Vec<String> {
+    let acted = report.actions.iter().any(|a| {
+        matches!(
+            a.status,
+            Status::Done | Status::WouldDo | Status::AlreadyCovered
+        )
+    });
+    if !acted {
+        return Vec::new();
+    }
+    let key = key_for_command(incident.principal.access_key_id.as_deref());
+    let region = region_for_command(incident.region.as_deref());
+    let mut steps = vec![format!(
+        "See what the stolen key did: aws cloudtrail lookup-events --region {region} --lookup-attributes AttributeKey=AccessKeyId,AttributeValue={key} --max-results 50"
+    )];
+    for a in &report.actions {
+        if !matches!(
+            a.status,
+            Status::Done | Status::WouldDo | Status::AlreadyCovered
+        ) {
+            continue;
+        }
+        let target = if crate::names::is_valid_role_name(&a.target) {
+            a.target.as_str()
+        } else {
+            "<name>"
+        };
+        match a.action {
+            ActionKind::RevokeRoleSessions | ActionKind::RevokeSessions => {
+                steps.push("Honest users of this role now get AccessDenied until they take new credentials: \
+                    re-run `aws sso login` or the role assumption, delete cached CLI credentials (~/.aws/cli/cache/*.json, ~/.aws/sso/cache/), \
+                    and restart services that cache tokens".to_string());
+                steps.push(format!(
+                    "Undo when safe: aws iam delete-role-policy --role-name {target} --policy-name {}",
+                    a.policy_name.unwrap_or(crate::policy::ROLE_POLICY_NAME)
+                ));
+            }
+            ActionKind::DeactivateAccessKey => {
+                // The action's target is the key; the user is the finding's principal.
+                let target = incident
+                    .principal
+                    .name
+                    .as_deref()
+                    .filter(|n| crate::names::is_valid_user_name(n))
+                    .unwrap_or("<user-name>");
+                steps.push(format!(
+                    "Rotate the key in every system that uses it, then delete it after the investigation: \
+                     aws iam create-access-key --user-name {target}; aws iam delete-access-key --user-name {target} --access-key-id {key}"
+                ));
+                steps.push(format!(
+                    "Look for persistence the attacker may have left: aws iam list-access-keys --user-name {target}; \
+                     aws iam get-login-profile --user-name {target}; aws iam list-mfa-devices --user-name {target}; \
+                     aws iam list-attached-user-policies --user-name {target}; aws iam list-user-policies --user-name {target}"
+                ));
+            }
+            ActionKind::RevokeUserSessions => steps.push(format!(
+                "Undo when safe: aws iam delete-user-policy --user-name {target} --policy-name {}",
+                a.policy_name.unwrap_or(crate::policy::ROLE_POLICY_NAME)
+            )),
+            ActionKind::ReassociateInstanceProfile => steps.push(format!(
+                "The instance may keep cached credentials until they rotate: on {target}, `aws sts get-caller-identity` must succeed \
+                 and a call the role allows must not be denied; stop and start the instance as the last resort"
+            )),
+            ActionKind::Triage => {}
+        }
+    }
+    steps.dedup();
+    steps
+}

@@ -1,0 +1,208 @@
+use super::*;
+use crate::input::parse_payload;
+use crate::model::{ActionKind, ActionOutcome, Incident, Status};
+use time::macros::datetime;
+
+fn incident(finding_type: &str, user: &str) -> Incident {
+    parse_payload(&serde_json::json!({
+        "id": "f1", "accountId": "111122223333", "region": "eu-west-1", "type": finding_type, "severity": 8,
+        "resource": {"accessKeyDetails": {"userType": "AssumedRole", "userName": user, "accessKeyId": "ASIAEXAMPLEEXAMPLE01"}},
+        "service": {"eventLastSeen": "2026-11-22T02:59:00Z", "count": 2}
+    }))
+    .unwrap()
+    .items
+    .remove(0)
+    .unwrap()
+}
+
+fn revoked(target: &str) -> ActionOutcome {
+    let mut a = ActionOutcome::new(
+        ActionKind::RevokeRoleSessions,
+        target,
+        Status::Done,
+        "wrote AWSRevokeOlderSessions",
+    );
+    a.policy_name = Some(crate::policy::ROLE_POLICY_NAME);
+    a.cutoff = Some("2026-11-22T03:00:30Z".into());
+    a
+}
+
+fn report(incidents: Vec<IncidentReport>) -> Report {
+    Report::new(
+        Some(Shape::EventBridge),
+        false,
+        incidents,
+        datetime!(2026-11-22 03:00:01 UTC),
+        42,
+    )
+}
+
+#[test]
+fn one_incident_reads_as_one_line_and_acts_as_a_checklist() {
+    let i = incident(
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        "web-app",
+    );
+    let r = report(vec![IncidentReport::new(&i, vec![revoked("web-app")])]);
+    assert_eq!(r.outcome, Outcome::Revoked);
+    assert_eq!(
+        r.summary,
+        "REVOKED: role web-app — UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS (High)"
+    );
+    let text = r.to_text();
+    assert!(text.starts_with(&r.summary));
+    assert!(text.contains("[done] revoke role sessions web-app"));
+    assert!(text.contains(
+        "aws cloudtrail lookup-events --region eu-west-1 --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=ASIAEXAMPLEEXAMPLE01"
+    ));
+    assert!(text.contains("~/.aws/cli/cache"));
+    assert!(text.contains(
+        "aws iam delete-role-policy --role-name web-app --policy-name AWSRevokeOlderSessions"
+    ));
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(json["incidents"][0]["actions"][0]["status"], "done");
+    assert_eq!(json["incidents"][0]["severity_label"], "High");
+    assert_eq!(json["outcome"], "revoked");
+}
+
+#[test]
+fn overall_outcome_is_the_most_significant() {
+    let i = incident("Recon:IAMUser/TorIPCaller", "web-app");
+    let skipped = IncidentReport::new(
+        &i,
+        vec![ActionOutcome::new(
+            ActionKind::Triage,
+            "incident",
+            Status::Skipped,
+            "below",
+        )],
+    );
+    let mut failed_action = revoked("api");
+    failed_action.status = Status::Failed;
+    let failed = IncidentReport::new(&i, vec![failed_action]);
+    let r = report(vec![
+        skipped.clone(),
+        IncidentReport::new(&i, vec![revoked("web-app")]),
+        failed,
+    ]);
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(
+        r.summary,
+        "FAILED: 3 findings (1 failed, 1 revoked, 1 skipped)"
+    );
+    assert_eq!(report(vec![skipped]).outcome, Outcome::Skipped);
+}
+
+#[test]
+fn hostile_strings_reach_the_subject_and_body_only_in_safe_bounded_form() {
+    let nasty =
+        "Recon:IAMUser/TorIPCaller\r\nBcc: victim@example.com \u{1b}[31m ünï ${aws:userid} "
+            .repeat(20);
+    let i = incident(&nasty, "web-app");
+    let r = report(vec![IncidentReport::new(&i, vec![revoked("web-app")])]);
+    let subject = r.subject();
+    assert!(subject.len() < 100, "{}", subject.len());
+    assert!(
+        subject.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+        "{subject:?}"
+    );
+    let p = r.publication("arn:aws:sns:eu-west-1:111122223333:reports", &r.to_json());
+    for (_, v) in &p.attributes {
+        assert!(v.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{v:?}");
+        assert!(v.len() <= 200);
+    }
+    let text = r.to_text();
+    assert!(!text.contains('\r') && !text.contains('\u{1b}'));
+    assert!(
+        r.incidents[0]
+            .finding_type
+            .as_ref()
+            .unwrap()
+            .chars()
+            .count()
+            <= 129
+    );
+}
+
+#[test]
+fn publication_carries_text_json_and_filterable_attributes() {
+    let i = incident("Recon:IAMUser/TorIPCaller", "web-app");
+    let r = report(vec![IncidentReport::new(&i, vec![revoked("web-app")])]);
+    let p = r.publication("arn:aws:sns:eu-west-1:111122223333:reports", &r.to_json());
+    let body: serde_json::Value = serde_json::from_str(&p.message).unwrap();
+    assert!(body["default"].as_str().unwrap().starts_with("REVOKED"));
+    let sqs: serde_json::Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+    assert_eq!(sqs["outcome"], "revoked");
+    let attrs: std::collections::HashMap<_, _> = p.attributes.into_iter().collect();
+    assert_eq!(attrs["outcome"], "revoked");
+    assert_eq!(attrs["severity"], "High");
+    assert_eq!(attrs["finding_type"], "Recon:IAMUser/TorIPCaller");
+}
+
+#[test]
+fn huge_reports_are_cut_to_fit_sns() {
+    let i = incident("Recon:IAMUser/TorIPCaller", "web-app");
+    let mut big = revoked("web-app");
+    big.detail = "x".repeat(4000);
+    let incidents = (0..100)
+        .map(|_| IncidentReport::new(&i, vec![big.clone()]))
+        .collect();
+    let r = report(incidents);
+    let p = r.publication("arn:aws:sns:eu-west-1:111122223333:reports", &r.to_json());
+    assert!(p.message.len() <= 256 * 1024);
+    assert!(p.message.contains("truncated"));
+}
+
+#[test]
+fn unstarted_work_is_a_failure_not_no_action() {
+    let mut r = report(vec![]);
+    r.set_not_started(vec!["finding f1 (web-app)".into()]);
+    assert_eq!(r.outcome, Outcome::Failed);
+    assert_eq!(r.summary, "NOT STARTED (time ran out): 1 finding(s)");
+    let i = incident("Recon:IAMUser/TorIPCaller", "web-app");
+    let mut r = report(vec![IncidentReport::new(&i, vec![revoked("web-app")])]);
+    r.set_not_started(vec!["finding f2 (api)".into()]);
+    assert!(
+        r.summary
+            .starts_with("NOT STARTED (time ran out): 1 finding(s); REVOKED: role web-app"),
+        "{}",
+        r.summary
+    );
+}
+
+#[test]
+fn no_action_without_a_principal_says_why() {
+    let mut i = incident("Recon:EC2/PortProbeUnprotectedPort", "x");
+    i.principal.name = None;
+    let skipped = ActionOutcome::new(
+        ActionKind::Triage,
+        "incident",
+        Status::Skipped,
+        "finding type is not one of FINDING_TYPES",
+    );
+    let r = report(vec![IncidentReport::new(&i, vec![skipped])]);
+    assert_eq!(r.summary, "NO ACTION: Recon:EC2/PortProbeUnprotectedPort (High): finding type is not one of FINDING_TYPES");
+}
+
+#[test]
+fn a_stranded_instance_comes_first() {
+    let i = incident(
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        "web-app",
+    );
+    let mut stranded = ActionOutcome::new(
+        ActionKind::ReassociateInstanceProfile,
+        "i-0123456789abcdef0",
+        Status::Failed,
+        "failed",
+    );
+    stranded.restore_command =
+        Some("aws ec2 associate-iam-instance-profile --instance-id i-0123456789abcdef0".into());
+    let r = report(vec![IncidentReport::new(
+        &i,
+        vec![revoked("web-app"), stranded],
+    )]);
+    assert!(r
+        .to_text()
+        .starts_with("INSTANCE i-0123456789abcdef0 HAS NO INSTANCE PROFILE"));
+}

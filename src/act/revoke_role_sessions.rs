@@ -1,0 +1,160 @@
+//! The deny policy on a role: `AWSRevokeOlderSessions` (every token issued before the cutoff)
+//! or `SessionRevokerDenyStolenSessions` (only the named sessions' tokens issued before it).
+//!
+//! Concurrent responders may write the same policy between our write and the next one, so
+//! the write is read back and rewritten (cutoffs only move forward) until what is in place
+//! holds what this write must leave denied.
+
+use super::{failed, Ctx};
+use crate::aws::RolePolicies;
+use crate::error::AwsError;
+use crate::model::{ActionKind, ActionOutcome, Status, Write};
+use crate::names::format_utc;
+use crate::policy::{RevocationPolicy, SessionRevocations};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use time::OffsetDateTime;
+
+/// A role policy write, borrowed from the plan's `Write::PutRolePolicy`.
+pub struct RolePolicyWrite<'a> {
+    pub role: &'a str,
+    pub policy_name: &'static str,
+    pub document: &'a str,
+    pub cutoff: OffsetDateTime,
+    pub previous_cutoff: Option<OffsetDateTime>,
+    pub note: Option<&'a str>,
+    /// Session scope: the `aws:userid`s that must stay denied (checked on read-back).
+    pub sessions: &'a [String],
+    /// Session scope: the role-wide write to make if IAM refuses the size.
+    pub fallback: Option<&'a Write>,
+}
+
+impl<'a> RolePolicyWrite<'a> {
+    /// The borrowed form of a `Write::PutRolePolicy`; `None` for any other write.
+    pub fn from_write(write: &'a Write) -> Option<Self> {
+        match write {
+            Write::PutRolePolicy {
+                role,
+                policy_name,
+                document,
+                cutoff,
+                previous_cutoff,
+                note,
+                sessions,
+                fallback,
+            } => Some(Self {
+                role,
+                policy_name,
+                document,
+                cutoff: *cutoff,
+                previous_cutoff: *previous_cutoff,
+                note: note.as_deref(),
+                sessions,
+                fallback: fallback.as_deref(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+pub fn run<'a>(
+    policies: &'a dyn RolePolicies,
+    kind: ActionKind,
+    target: &'a str,
+    w: RolePolicyWrite<'a>,
+    ctx: &'a Ctx,
+) -> BoxFuture<'a, ActionOutcome> {
+    async move {
+        let mut o = ActionOutcome::new(kind, target, Status::Done, String::new());
+        o.policy_name = Some(w.policy_name);
+        o.cutoff = Some(format_utc(w.cutoff));
+        o.previous_cutoff = w.previous_cutoff.map(format_utc);
+        let what = format!(
+            "{} on role {}: deny tokens issued before {}{}",
+            w.policy_name,
+            w.role,
+            format_utc(w.cutoff),
+            w.previous_cutoff
+                .map(|p| format!(" (was {})", format_utc(p)))
+                .unwrap_or_default()
+        );
+        let what = match w.note {
+            Some(n) => format!("{what}; {n}"),
+            None => what,
+        };
+        if ctx.dry_run {
+            o.status = Status::WouldDo;
+            o.detail = format!("would write {what}");
+            return o;
+        }
+        match put_verified(policies, &w).await {
+            Ok(rewrites) => {
+                tracing::info!(role = %w.role, policy = w.policy_name, cutoff = %format_utc(w.cutoff), ms = ctx.elapsed_ms(), "deny in place");
+                o.detail = format!("wrote {what}");
+                o.facts
+                    .insert("deny_in_place_ms", ctx.elapsed_ms().to_string());
+                if rewrites > 0 {
+                    o.facts
+                        .insert("rewrites_after_concurrent_update", rewrites.to_string());
+                }
+                o
+            }
+            Err(e) if e.is_code("LimitExceeded") => {
+                match w.fallback.and_then(RolePolicyWrite::from_write) {
+                    Some(fallback) => {
+                        let mut f =
+                            run(policies, ActionKind::RevokeRoleSessions, target, fallback, ctx)
+                                .await;
+                        f.facts
+                            .insert("fallback_from", format!("{}: {}", w.policy_name, e.message));
+                        f
+                    }
+                    None => failed(o, e),
+                }
+            }
+            Err(e) => failed(o, e),
+        }
+    }
+    .boxed()
+}
+
+/// Writes the policy, then reads it back: a concurrent responder may have written an older
+/// cutoff (or a session list without ours) in between. Cutoffs only ever move forward, so
+/// rewriting the later state converges. Returns how many rewrites it took.
+async fn put_verified(
+    policies: &dyn RolePolicies,
+    w: &RolePolicyWrite<'_>,
+) -> Result<u32, AwsError> {
+    policies
+        .put_role_policy(w.role, w.policy_name, w.document)
+        .await?;
+    for rewrite in 0..3u32 {
+        let Ok(Some(current)) = policies.get_role_policy(w.role, w.policy_name).await else {
+            // The write succeeded; a failed read-back is not a reason to report failure.
+            return Ok(rewrite);
+        };
+        let next = if w.sessions.is_empty() {
+            match RevocationPolicy::latest_cutoff(&current) {
+                Ok(Some(c)) if c >= w.cutoff => return Ok(rewrite),
+                _ => w.document.to_string(),
+            }
+        } else {
+            let mut merged = SessionRevocations::from_document(&current).unwrap_or_default();
+            if w.sessions
+                .iter()
+                .all(|s| merged.sessions.get(s).is_some_and(|c| *c >= w.cutoff))
+            {
+                return Ok(rewrite);
+            }
+            for s in w.sessions {
+                let c = merged.sessions.entry(s.clone()).or_insert(w.cutoff);
+                *c = (*c).max(w.cutoff);
+            }
+            merged.to_json()
+        };
+        policies
+            .put_role_policy(w.role, w.policy_name, &next)
+            .await?;
+    }
+    Ok(3)
+}

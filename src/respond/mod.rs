@@ -1,0 +1,408 @@
+//! The response to a payload: triage, read the facts, decide, act, report, publish.
+//!
+//! Order matters on the critical path: the reads that decide a revocation run concurrently,
+//! the deny policy is written first, and everything that can wait (instance work, the
+//! report) comes after it.
+
+mod facts;
+pub mod fate;
+
+use crate::accounts::{AccountAccess, Accounts, Identity, Unreachable};
+use crate::act::revoke_role_sessions::RolePolicyWrite;
+use crate::act::revoke_user_sessions::UserPolicyWrite;
+pub use crate::act::Budget;
+use crate::act::{self, Ctx, REPORT_RESERVE};
+use crate::aws::Notifier;
+use crate::clock::Clock;
+use crate::config::{Config, RevokeScope};
+use crate::error::{AwsError, HandlerError};
+use crate::input::parse_payload;
+use crate::model::{
+    ActionKind, ActionOutcome, Incident, PlannedAction, RoleTarget, Status, Step, Triage,
+    UserTarget, Write,
+};
+use crate::plan::{self, UserFacts};
+use crate::policy;
+use crate::report::{IncidentReport, Report};
+use futures::{FutureExt, StreamExt};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How many incidents of one payload are handled at once.
+const CONCURRENCY: usize = 8;
+
+pub struct Responder {
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub accounts: Arc<dyn Accounts>,
+    pub notifier: Option<Arc<dyn Notifier>>,
+}
+
+impl Responder {
+    /// Handles a payload end to end and returns the report (also published and logged).
+    pub async fn respond(&self, payload: &Value, budget: Budget) -> Result<Report, HandlerError> {
+        let started = Instant::now();
+        let parsed = parse_payload(payload)
+            .inspect_err(|e| tracing::error!(error = %e, "invalid payload"))?;
+        let dry_run_all = self.config.dry_run;
+        let ctx = Ctx {
+            started,
+            dry_run: dry_run_all,
+            budget,
+        };
+
+        let mut not_started = Vec::new();
+        let items: Vec<_> = parsed.items.iter().enumerate().collect();
+        // Boxed so the future stays Send (a stream over borrowing closures trips rustc's
+        // higher-ranked lifetime inference).
+        let work: Vec<futures::future::BoxFuture<'_, Option<IncidentReport>>> = items
+            .into_iter()
+            .map(|(index, item)| self.process_item(index, item, &ctx).boxed())
+            .collect();
+        let results: Vec<Option<IncidentReport>> = futures::stream::iter(work)
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut incidents = Vec::new();
+        for (result, item) in results.into_iter().zip(&parsed.items) {
+            match result {
+                Some(r) => incidents.push(r),
+                None => not_started.push(match item {
+                    Ok(i) => format!(
+                        "finding {} ({})",
+                        i.finding_id.as_deref().unwrap_or("-"),
+                        i.principal.name.as_deref().unwrap_or("-")
+                    ),
+                    Err(_) => "unreadable item".into(),
+                }),
+            }
+        }
+        let any_dry = dry_run_all
+            || parsed
+                .items
+                .iter()
+                .any(|i| i.as_ref().is_ok_and(|i| i.dry_run));
+        let mut report = Report::new(
+            Some(parsed.shape),
+            any_dry,
+            incidents,
+            self.clock.now(),
+            ctx.elapsed_ms(),
+        );
+        report.set_not_started(not_started);
+        self.finish(report).await
+    }
+
+    /// Publishes and logs the report, and decides whether the invocation failed.
+    async fn finish(&self, mut report: Report) -> Result<Report, HandlerError> {
+        // Rendered once: the same JSON goes to SNS and to the log.
+        let json = report.to_json();
+        let publish_result = match (&self.notifier, &self.config.sns_topic_arn) {
+            (Some(notifier), Some(topic)) => {
+                Some(notifier.publish(&report.publication(topic, &json)).await)
+            }
+            _ => None,
+        };
+        if let Some(Ok(id)) = &publish_result {
+            report.published = Some(id.clone());
+        }
+        // The full report always reaches the log: it is the record of what was done.
+        tracing::info!(
+            outcome = report.outcome.as_str(),
+            summary = %report.summary,
+            published = report.published.as_deref().unwrap_or("-"),
+            report = %json,
+            "report"
+        );
+        if let Some(Err(e)) = publish_result {
+            tracing::error!(code = %e.code, message = %e.message, "report not published");
+            return Err(HandlerError::Publish(e));
+        }
+        fate::invocation_result(&report)?;
+        Ok(report)
+    }
+
+    /// One payload item: an unreadable one is reported, a readable one handled unless the
+    /// time is nearly out (`None`: not started).
+    async fn process_item(
+        &self,
+        index: usize,
+        item: &Result<Incident, crate::error::FindingError>,
+        ctx: &Ctx,
+    ) -> Option<IncidentReport> {
+        match item {
+            Err(e) => {
+                tracing::warn!(index, error = %e, "unreadable finding");
+                Some(IncidentReport::unreadable(index, e))
+            }
+            Ok(_) if !ctx.budget.can_start(Duration::from_secs(2)) => None,
+            Ok(incident) => Some(self.handle_incident(incident, ctx).await),
+        }
+    }
+
+    async fn handle_incident(&self, incident: &Incident, ctx: &Ctx) -> IncidentReport {
+        let ctx = Ctx {
+            started: ctx.started,
+            dry_run: ctx.dry_run || incident.dry_run,
+            budget: ctx.budget,
+        };
+        let span = tracing::info_span!(
+            "incident",
+            finding_id = incident.finding_id.as_deref().unwrap_or("-")
+        );
+        let _enter = span.enter();
+        let actions = match plan::triage(incident, &self.config) {
+            Triage::Done(action) => vec![self.execute(action, None, &ctx).await],
+            Triage::Role(target) => self.handle_role(incident, &target, &ctx).await,
+            Triage::User(target) => self.handle_user(incident, &target, &ctx).await,
+        };
+        for a in &actions {
+            tracing::info!(action = ?a.action, target = %a.target, outcome = ?a.status, detail = %a.detail, "action");
+        }
+        IncidentReport::new(incident, actions)
+    }
+
+    /// The account to act in and its clients; a finding without an account is the responder's own.
+    async fn access(
+        &self,
+        incident: &Incident,
+    ) -> Result<(AccountAccess, Result<Identity, AwsError>), Unreachable> {
+        let identity = self.accounts.identity().await;
+        let account = match (&incident.account, &identity) {
+            (Some(a), _) => a.clone(),
+            (None, Ok(id)) => id.account.clone(),
+            (None, Err(e)) => {
+                return Err(Unreachable {
+                    account: "-".into(),
+                    reason: "the responder's own account could not be determined".into(),
+                    error: Some(e.clone()),
+                })
+            }
+        };
+        let finding = incident.finding_id.as_deref().unwrap_or("manual");
+        let access = self.accounts.access(&account, finding).await?;
+        Ok((access, identity))
+    }
+
+    fn unreachable(
+        &self,
+        kind: ActionKind,
+        target: &str,
+        u: Unreachable,
+        ctx: &Ctx,
+    ) -> Vec<ActionOutcome> {
+        let mut a = ActionOutcome::new(
+            kind,
+            target,
+            Status::ManualActionRequired,
+            format!("account {} could not be reached: {}", u.account, u.reason),
+        );
+        a.error = u.error.as_ref().map(Into::into);
+        a.commands = vec![
+            format!("In account {}: aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://deny.json", u.account, command_name(target), policy::ROLE_POLICY_NAME),
+            "deny.json: the console's \"Revoke active sessions\" on the role writes the same policy".into(),
+        ];
+        a.at_ms = ctx.elapsed_ms();
+        vec![a]
+    }
+
+    async fn handle_role(
+        &self,
+        incident: &Incident,
+        target: &RoleTarget,
+        ctx: &Ctx,
+    ) -> Vec<ActionOutcome> {
+        let label = target
+            .name
+            .clone()
+            .or_else(|| target.role_id.clone())
+            .unwrap_or_default();
+        let session_scope = plan::effective_scope(incident, &self.config) == RevokeScope::Session;
+        let kind = if session_scope {
+            ActionKind::RevokeSessions
+        } else {
+            ActionKind::RevokeRoleSessions
+        };
+        let (access, identity) = match self.access(incident).await {
+            Ok(a) => a,
+            Err(u) => return self.unreachable(kind, &label, u, ctx),
+        };
+        let facts =
+            match facts::role_facts(access.iam.as_ref(), target, identity, session_scope).await {
+                Ok(f) => f,
+                Err(step) => {
+                    return vec![
+                        self.execute(
+                            PlannedAction {
+                                kind,
+                                target: label,
+                                step,
+                            },
+                            Some(&access),
+                            ctx,
+                        )
+                        .await,
+                    ]
+                }
+            };
+        let planned = plan::decide_role(incident, &facts, &self.config, self.clock.now());
+        let mut outcomes = Vec::new();
+        for action in planned {
+            let mut outcome = self.execute(action, Some(&access), ctx).await;
+            if let Some(via) = &access.via_role {
+                outcome.facts.insert("via_role", via.clone());
+            }
+            outcome.facts.insert("account", access.account.clone());
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    async fn handle_user(
+        &self,
+        incident: &Incident,
+        target: &UserTarget,
+        ctx: &Ctx,
+    ) -> Vec<ActionOutcome> {
+        let (access, _) = match self.access(incident).await {
+            Ok(a) => a,
+            Err(u) => {
+                return self.unreachable(ActionKind::DeactivateAccessKey, &target.name, u, ctx)
+            }
+        };
+        let iam = access.iam.as_ref();
+        let (user, keys, user_policy) = futures::join!(
+            iam.get_user(&target.name),
+            iam.list_access_keys(&target.name),
+            iam.get_user_policy(&target.name, policy::ROLE_POLICY_NAME)
+        );
+        let user = match user {
+            Ok(Some(u)) => u,
+            missing_or_failed => {
+                let error = missing_or_failed.err().unwrap_or_else(|| {
+                    AwsError::new(
+                        "GetUser",
+                        "NoSuchEntity",
+                        format!("user {} does not exist in this account", target.name),
+                    )
+                });
+                let action = PlannedAction {
+                    kind: ActionKind::DeactivateAccessKey,
+                    target: target.name.clone(),
+                    step: Step::Fail { error },
+                };
+                return vec![self.execute(action, Some(&access), ctx).await];
+            }
+        };
+        let facts = UserFacts {
+            user,
+            keys,
+            user_policy,
+        };
+        let mut outcomes = Vec::new();
+        for action in plan::decide_user(incident, target, &facts, &self.config, self.clock.now()) {
+            let mut outcome = self.execute(action, Some(&access), ctx).await;
+            outcome.facts.insert("account", access.account.clone());
+            outcomes.push(outcome);
+        }
+        outcomes
+    }
+
+    /// Carries out one planned action (or, in a dry run, says what it would do).
+    async fn execute(
+        &self,
+        action: PlannedAction,
+        access: Option<&AccountAccess>,
+        ctx: &Ctx,
+    ) -> ActionOutcome {
+        let PlannedAction { kind, target, step } = action;
+        let mut out = match (ActionOutcome::settled(kind, &target, step), access) {
+            (Ok(settled), _) => settled,
+            (Err(write), Some(access)) => self.write(kind, &target, *write, access, ctx).await,
+            (Err(_), None) => ActionOutcome::new(
+                kind,
+                &target,
+                Status::Failed,
+                "no account access for a write",
+            ),
+        };
+        out.at_ms = ctx.elapsed_ms();
+        out
+    }
+
+    async fn write(
+        &self,
+        kind: ActionKind,
+        target: &str,
+        write: Write,
+        access: &AccountAccess,
+        ctx: &Ctx,
+    ) -> ActionOutcome {
+        let iam = access.iam.as_ref();
+        match &write {
+            Write::PutRolePolicy { .. } => {
+                let w = RolePolicyWrite::from_write(&write).expect("a role policy write");
+                act::revoke_role_sessions::run(iam, kind, target, w, ctx).await
+            }
+            Write::PutUserPolicy {
+                user,
+                policy_name,
+                document,
+                cutoff,
+                previous_cutoff,
+                note,
+            } => {
+                let w = UserPolicyWrite {
+                    user,
+                    policy_name,
+                    document,
+                    cutoff: *cutoff,
+                    previous_cutoff: *previous_cutoff,
+                    note: note.as_deref(),
+                };
+                act::revoke_user_sessions::run(iam, kind, target, w, ctx).await
+            }
+            Write::DeactivateAccessKey {
+                user,
+                access_key_id,
+            } => act::deactivate_key::run(iam, kind, target, user, access_key_id, ctx).await,
+            Write::ReassociateInstanceProfile {
+                instance_id,
+                region,
+                role,
+                not_before,
+            } => {
+                let region = region.clone().unwrap_or_else(|| "us-east-1".into());
+                let ec2 = access.ec2(&region);
+                act::reassociate::reassociate(
+                    act::reassociate::Request {
+                        instance_id,
+                        region: &region,
+                        role,
+                        not_before: *not_before,
+                        strategy: self.config.reassociation_strategy,
+                        max_wait: Duration::from_secs(self.config.reassociation_max_wait_seconds),
+                        dry_run: ctx.dry_run,
+                        time_left: ctx
+                            .budget
+                            .remaining()
+                            .map(|r| r.saturating_sub(REPORT_RESERVE)),
+                    },
+                    iam,
+                    ec2.as_ref(),
+                    self.clock.as_ref(),
+                )
+                .await
+            }
+        }
+    }
+}
+
+fn command_name(s: &str) -> &str {
+    if crate::names::is_valid_role_name(s) {
+        s
+    } else {
+        "<role-name>"
+    }
+}
