@@ -5,7 +5,7 @@ VENV := .venv
 LINT_VENV := .venv-lint
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: fuzz all demo test unit lint-templates build deploy invoke-remote bench fmt clippy clean venv
+.PHONY: judge fakecloud fuzz all demo test unit lint-templates build deploy invoke-remote bench fmt clippy clean venv
 
 all: test
 
@@ -25,20 +25,34 @@ $(LINT_VENV)/.installed: tools/requirements-lint.txt
 
 venv: $(VENV)/.installed $(LINT_VENV)/.installed
 
+# The policy judge (@cloud-copilot/iam-simulate, pinned with its lockfile), run as its own node process.
+JUDGE := tools/iam-judge
+$(JUDGE)/node_modules/.installed: $(JUDGE)/package.json $(JUDGE)/package-lock.json
+	cd $(JUDGE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+judge: $(JUDGE)/node_modules/.installed
+
+# The IAM-enforcing emulator (fakecloud, pinned), built once per machine into a cache outside the clone.
+fakecloud:
+	tools/install-fakecloud.sh >/dev/null
+
 ## make demo: build, start moto and the local Lambda runtime, seed a small account, send a
 ## GuardDuty finding through the function, show the report, the policy and the SNS message.
 demo: $(VENV)/.installed
 	tools/demo.sh
 
-## make test: unit, adapter, emulator and end-to-end tests, then the template checks.
-test: $(VENV)/.installed $(LINT_VENV)/.installed
-	cargo build --all-targets
+## make test: unit, adapter, emulator, policy-judge, drill and end-to-end tests, then the template checks.
+test: $(VENV)/.installed $(LINT_VENV)/.installed $(JUDGE)/node_modules/.installed fakecloud
+	cargo build --workspace --all-targets
 	# The binary cargo-lambda runs is built without the tests' SDK features: build it up front too.
 	cargo build --bin session-revoker
-	tools/with-moto.sh cargo test --all-targets
+	tools/with-moto.sh tools/with-fakecloud.sh cargo test --workspace --all-targets
 	tools/check-templates.sh
 
+## make unit: the pure core's tests and the Lambda crate's unit tests (no emulator).
 unit:
+	cargo test -p revoker-core
 	cargo test --lib
 
 lint-templates: $(LINT_VENV)/.installed
@@ -48,7 +62,7 @@ fmt:
 	cargo fmt --all
 
 clippy:
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 ## make build: arm64 release for Lambda (needs zig: pip install ziglang, and the rustup target).
 build: $(VENV)/.installed
@@ -77,9 +91,9 @@ clean:
 	cargo clean
 	rm -rf $(VENV) $(LINT_VENV)
 
-## make fuzz [SECONDS=300]: libFuzzer on the payload parser (needs cargo-fuzz; stable Rust with RUSTC_BOOTSTRAP=1).
+## make fuzz [SECONDS=300]: libFuzzer on the core crate's payload parsing, triage and report (needs cargo-fuzz; stable Rust with RUSTC_BOOTSTRAP=1).
 SECONDS ?= 300
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-	mkdir -p fuzz/corpus/parse_payload && cp events/*.json fuzz/corpus/parse_payload/
-	cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_payload -- -max_total_time=$(SECONDS) -max_len=65536
+	mkdir -p core/fuzz/corpus/parse_payload && cp events/*.json core/fuzz/corpus/parse_payload/
+	cd core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_payload -- -max_total_time=$(SECONDS) -max_len=65536
