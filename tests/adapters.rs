@@ -260,7 +260,7 @@ async fn describe_associations_filters_by_instance_and_live_states() {
                 && f[0].name() == Some("instance-id")
                 && f[0].values() == ["i-0123456789abcdef0"]
                 && f[1].name() == Some("state")
-                && f[1].values() == ["associating", "associated"]
+                && f[1].values() == ["associating", "associated", "disassociating"]
         })
         .then_output(|| {
             aws_sdk_ec2::operation::describe_iam_instance_profile_associations::DescribeIamInstanceProfileAssociationsOutput::builder()

@@ -176,11 +176,12 @@ async fn the_role_is_resolved_from_the_role_id_when_user_name_is_missing() {
 #[tokio::test]
 async fn a_missing_role_is_a_reported_failure_not_a_crash() {
     let _emulator = fresh_emulator().await;
-    let report = respond(
+    let (report, error) = respond_failing(
         &responder(&[]).await,
         &finding("f-4", "ghost", "AROAQEXAMPLEGHOSTROLE1:s1", &now_rfc3339(0)),
     )
     .await;
+    assert!(error.contains("not contained"), "{error}");
     assert_eq!(report["outcome"], "failed");
     let a = &actions(&report)[0];
     assert_eq!(a["status"], "failed");
@@ -189,7 +190,7 @@ async fn a_missing_role_is_a_reported_failure_not_a_crash() {
 }
 
 #[tokio::test]
-async fn protected_service_linked_and_own_roles_are_skipped_with_reasons() {
+async fn protected_service_linked_and_own_roles_are_never_written_and_need_a_person() {
     let _emulator = fresh_emulator().await;
     let iam = Iam::new().await;
     let slr = iam
@@ -219,7 +220,9 @@ async fn protected_service_linked_and_own_roles_are_skipped_with_reasons() {
         )
         .await;
         let a = &actions(&report)[0];
-        assert_eq!(a["status"], "skipped", "{report:#}");
+        // The stolen session is still live: a person must act (never "skipped").
+        assert_eq!(a["status"], "manual_action_required", "{report:#}");
+        assert!(!a["commands"].as_array().unwrap().is_empty(), "{a:#}");
         assert!(a["detail"].as_str().unwrap().contains(reason), "{a:#}");
         assert!(iam.policy_names(role).await.is_empty());
     }
@@ -346,7 +349,8 @@ async fn one_bad_finding_does_not_stop_the_others() {
         finding("f-10", "web-app", &format!("{role_id}:s"), &now_rfc3339(0)),
         finding("f-11", "api", &format!("{other}:s"), &now_rfc3339(0)),
     ]);
-    let report = respond(&responder(&[]).await, &payload).await;
+    let (report, error) = respond_failing(&responder(&[]).await, &payload).await;
+    assert!(error.contains("not contained"), "{error}");
     let outcomes: Vec<&str> = report["incidents"]
         .as_array()
         .unwrap()
@@ -454,6 +458,13 @@ async fn an_iam_user_key_finding_deactivates_exactly_the_named_key() {
         statuses[&keys[0]], "Active",
         "the user's other key is untouched"
     );
+    // Sessions minted from the key before it was deactivated die with it: the user's deny.
+    let b = &actions(&report)[1];
+    assert_eq!(
+        (b["action"].as_str(), b["status"].as_str()),
+        (Some("revoke_user_sessions"), Some("done")),
+        "{report:#}"
+    );
     assert!(report["incidents"][0]["next_steps"]
         .to_string()
         .contains("aws iam list-access-keys --user-name ci-bot"));
@@ -465,7 +476,7 @@ async fn an_iam_user_key_finding_deactivates_exactly_the_named_key() {
     // A user that does not exist is a reported failure.
     let mut ghost = f.clone();
     ghost["resource"]["accessKeyDetails"]["userName"] = json!("ghost-user");
-    let report = respond(&r, &ghost).await;
+    let (report, _) = respond_failing(&r, &ghost).await;
     assert_eq!(actions(&report)[0]["status"], "failed");
     assert_eq!(actions(&report)[0]["error"]["code"], "NoSuchEntity");
 
@@ -608,10 +619,13 @@ async fn a_member_account_finding_revokes_in_that_account_through_the_member_rol
         "the administrator's role of the same name is untouched"
     );
 
-    // Without a member role the account is reported unreachable, with what to do there.
-    let report = respond(&responder(&[]).await, &f).await;
+    // Without a member role the account is reported unreachable, with what to do there, and
+    // the invocation fails: the finding is not contained.
+    let (report, error) = respond_failing(&responder(&[]).await, &f).await;
+    assert!(error.contains("not contained"), "{error}");
     let a = &actions(&report)[0];
-    assert_eq!(a["status"], "manual_action_required");
+    assert_eq!(a["status"], "failed");
+    assert!(!a["commands"].as_array().unwrap().is_empty(), "{a:#}");
     assert!(
         a["detail"].as_str().unwrap().contains("111111111111")
             && a["detail"].as_str().unwrap().contains("MEMBER_ROLE_NAME")
@@ -631,4 +645,44 @@ async fn a_member_account_finding_revokes_in_that_account_through_the_member_rol
         .as_str()
         .unwrap()
         .contains("ALLOWED_ACCOUNTS"));
+}
+
+#[tokio::test]
+async fn by_default_an_instance_session_is_revoked_alone_and_other_instances_keep_working() {
+    let _emulator = fresh_emulator().await;
+    let iam = Iam::new().await;
+    let role_id = seed_web_app(&iam).await;
+    // REVOKE_SCOPE=auto is the default: one instance's stolen session, not the whole role
+    // (which every instance sharing the instance profile uses).
+    let report = respond(
+        &responder(&[("REVOKE_SCOPE", "auto")]).await,
+        &finding(
+            "f-auto",
+            "web-app",
+            &format!("{role_id}:i-0123456789abcdef0"),
+            &now_rfc3339(-60),
+        ),
+    )
+    .await;
+    assert_eq!(report["outcome"], "revoked", "{report:#}");
+    assert_eq!(actions(&report)[0]["action"], "revoke_sessions");
+    assert!(iam
+        .policy("web-app", "AWSRevokeOlderSessions")
+        .await
+        .is_none());
+    let policy = iam
+        .policy("web-app", "SessionRevokerDenyStolenSessions")
+        .await
+        .expect("session policy");
+    let userids: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            s["Condition"]["StringEquals"]["aws:userid"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(userids, vec![format!("{role_id}:i-0123456789abcdef0")]);
 }

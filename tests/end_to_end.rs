@@ -736,14 +736,28 @@ fn every_sample_event_end_to_end() {
                 );
             }
             "instance-exfiltration-event.json" => {
+                // REVOKE_SCOPE=auto (the default): an instance's stolen credentials are one
+                // session; a role-wide deny would cut every instance sharing the role.
                 assert_outcome(&report, name, "revoked");
-                let a = action(&report, name, "revoke_role_sessions");
+                let a = action(&report, name, "revoke_sessions");
                 assert_action(a, name, "web-app", "done");
-                let web_cutoff =
-                    role_policy_cutoff(&after["policies"]["web-app"][ROLE_POLICY], name);
+                assert!(
+                    after["policies"]["web-app"][ROLE_POLICY].is_null(),
+                    "{name}: no role-wide deny for one instance's session: {after:#}"
+                );
+                let doc = &after["policies"]["web-app"][SESSION_POLICY];
+                let st = statements(doc);
+                assert_eq!(st.len(), 1, "{name}: one stolen session: {doc:#}");
+                let userid = st[0]["Condition"]["StringEquals"]["aws:userid"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(
+                    userid.ends_with(&format!(":{}", seeded.instance_id)),
+                    "{name}: the instance's own session is named: {doc:#}"
+                );
                 assert_eq!(
                     str_of(a, "cutoff"),
-                    web_cutoff,
+                    str_of(&st[0]["Condition"]["DateLessThan"], "aws:TokenIssueTime"),
                     "{name}: reported vs policy"
                 );
                 let r = action(&report, name, "reassociate_instance_profile");

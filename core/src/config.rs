@@ -13,6 +13,10 @@ pub enum RevokeScope {
     Role,
     /// Only the sessions named in the finding (`aws:userid` exact match).
     Session,
+    /// Session scope for stolen EC2 instance credentials (`<RoleId>:i-…`: one instance's
+    /// session, while a role-wide deny would cut every instance sharing the role), role scope
+    /// for everything else. The default.
+    Auto,
 }
 
 /// How an instance gets a fresh instance-profile association.
@@ -58,7 +62,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("ALLOW_SAMPLE_FINDINGS", "false"),
     ("PROTECTED_ROLES", ""),
     ("RESPONDER_ROLE_ARN", ""),
-    ("REVOKE_SCOPE", "role"),
+    ("REVOKE_SCOPE", "auto"),
     ("REASSOCIATE_INSTANCE_PROFILE", "false"),
     ("REASSOCIATION_STRATEGY", "disassociate"),
     ("REASSOCIATION_MAX_WAIT_SECONDS", "120"),
@@ -150,9 +154,16 @@ impl Config {
         };
 
         let revoke_scope = match get("REVOKE_SCOPE").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("role") => RevokeScope::Role,
+            None | Some("auto") => RevokeScope::Auto,
+            Some("role") => RevokeScope::Role,
             Some("session") => RevokeScope::Session,
-            Some(other) => return Err(invalid("REVOKE_SCOPE", other, "expected role or session")),
+            Some(other) => {
+                return Err(invalid(
+                    "REVOKE_SCOPE",
+                    other,
+                    "expected auto, role or session",
+                ))
+            }
         };
         let reassociation_strategy = match get("REASSOCIATION_STRATEGY")
             .map(str::to_ascii_lowercase)
@@ -276,7 +287,7 @@ mod tests {
         assert!(!c.dry_run);
         assert_eq!(c.cutoff_margin_seconds, 30);
         assert_eq!(c.min_severity, 4.0);
-        assert_eq!(c.revoke_scope, RevokeScope::Role);
+        assert_eq!(c.revoke_scope, RevokeScope::Auto);
         assert!(
             c.acts_on_type("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS")
         );

@@ -26,12 +26,15 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Unique ids such as `AROA…` (roles), `AIDA…` (users), `AKIA…`/`ASIA…` (keys): upper-case alphanumerics.
+/// Unique ids such as `AROA…` (roles), `AIDA…` (users), `AKIA…`/`ASIA…` (keys): the prefix,
+/// then alphanumerics, 16–128 characters in all. IAM's API reference gives the pattern `[\w]+`
+/// for `RoleId`/`UserId`; real ids are upper-case, but nothing promises it, so lower-case is
+/// accepted too. What matters here is that no character with a meaning in a policy
+/// (`$`, `{`, `*`, `?`, `:`, quotes) gets through.
 pub fn is_unique_id(s: &str, prefix: &str) -> bool {
     s.starts_with(prefix)
         && (16..=128).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// `i-` followed by 8 or 17 hex digits.

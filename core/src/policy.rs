@@ -15,8 +15,10 @@ pub const ROLE_POLICY_NAME: &str = "AWSRevokeOlderSessions";
 /// This tool's own inline policy for session-scoped revocations (not the console's name,
 /// so the console's "Revoke active sessions" never overwrites the per-session statements).
 pub const SESSION_POLICY_NAME: &str = "SessionRevokerDenyStolenSessions";
-/// Inline policies of a role (or user) share this many characters, whitespace not counted.
+/// Inline policies of a role share this many characters, whitespace not counted.
 pub const INLINE_POLICY_BUDGET: usize = 10_240;
+/// Inline policies of a user share this many characters (not a role's 10,240).
+pub const USER_INLINE_POLICY_BUDGET: usize = 2_048;
 /// Longest life of a role session: a statement whose cutoff is older can match no live token.
 pub const MAX_ROLE_SESSION: Duration = Duration::hours(12);
 /// Longest life of an IAM user's `GetSessionToken` session.
@@ -73,14 +75,10 @@ impl RevocationPolicy {
         serde_json::to_string(&doc).expect("policy document serializes")
     }
 
-    /// The latest role-wide cutoff in an existing document (statements that also name a
-    /// session are not role-wide and are ignored).
+    /// The latest role-wide cutoff in an existing document, counting only statements of
+    /// exactly the console's shape (see [`read_revocations`]).
     pub fn latest_cutoff(document: &str) -> Result<Option<OffsetDateTime>, PolicyParseError> {
-        Ok(deny_statements(document)?
-            .into_iter()
-            .filter(|s| s.userid.is_none())
-            .map(|s| s.cutoff)
-            .max())
+        Ok(read_revocations(document)?.role_wide_cutoff())
     }
 }
 
@@ -88,44 +86,147 @@ impl RevocationPolicy {
 #[error("existing policy document is not a readable revocation policy: {0}")]
 pub struct PolicyParseError(pub String);
 
-/// A deny statement as read back from IAM.
+/// A revocation statement as read back from IAM, of exactly the shape this tool or the
+/// console writes.
 #[derive(Debug, Clone, PartialEq)]
-struct DenyStatement {
-    cutoff: OffsetDateTime,
-    userid: Option<String>,
+pub struct DenyStatement {
+    pub cutoff: OffsetDateTime,
+    /// Session scope: the one `aws:userid` the statement is limited to.
+    pub userid: Option<String>,
 }
 
-fn deny_statements(document: &str) -> Result<Vec<DenyStatement>, PolicyParseError> {
+/// What an existing policy under one of our names holds: the revocations we can trust, and
+/// why anything else in it is not one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Revocations {
+    pub statements: Vec<DenyStatement>,
+    /// One line per statement (or document part) that is not a revocation of our shape.
+    pub foreign: Vec<String>,
+}
+
+impl Revocations {
+    pub fn role_wide_cutoff(&self) -> Option<OffsetDateTime> {
+        self.statements
+            .iter()
+            .filter(|s| s.userid.is_none())
+            .map(|s| s.cutoff)
+            .max()
+    }
+
+    /// Whether the document holds anything but revocations of our shape.
+    pub fn is_exact(&self) -> bool {
+        self.foreign.is_empty()
+    }
+}
+
+/// Reads a policy document that sits under one of our names. The role whose session was stolen
+/// may itself be allowed `iam:PutRolePolicy`, so the document is attacker-influenced: only a
+/// statement of exactly the shape this tool or the console writes counts as a revocation —
+/// `Effect: Deny`, `Action: "*"`, `Resource: "*"`, a `Condition` holding one literal
+/// `DateLessThan` `aws:TokenIssueTime` and, for session scope, one exact `StringEquals`
+/// `aws:userid` of a valid `<RoleId>:<session>` or user id, and no other key. Everything else is
+/// listed in `foreign` (the caller replaces the document and says so).
+pub fn read_revocations(document: &str) -> Result<Revocations, PolicyParseError> {
     let doc: Value = serde_json::from_str(document).map_err(|e| PolicyParseError(e.to_string()))?;
+    let Value::Object(doc) = doc else {
+        return Err(PolicyParseError("the document is not a JSON object".into()));
+    };
+    let mut out = Revocations::default();
+    for key in doc.keys() {
+        if key != "Version" && key != "Statement" && key != "Id" {
+            out.foreign
+                .push(format!("document key {:?}", bounded_key(key)));
+        }
+    }
     let statements = match doc.get("Statement") {
         Some(Value::Array(list)) => list.clone(),
         Some(single @ Value::Object(_)) => vec![single.clone()],
         _ => return Err(PolicyParseError("no Statement".into())),
     };
-    let mut out = Vec::new();
-    for s in statements {
-        if s.get("Effect").and_then(Value::as_str) != Some("Deny") {
-            continue;
+    for (i, s) in statements.iter().enumerate() {
+        match exact_statement(s) {
+            Ok(statement) => out.statements.push(statement),
+            Err(why) => out.foreign.push(format!("statement {}: {why}", i + 1)),
         }
-        let Some(cond) = s.get("Condition") else {
-            continue;
-        };
-        let Some(cutoff) = cond
-            .get("DateLessThan")
-            .and_then(|c| c.get("aws:TokenIssueTime"))
-            .and_then(first_string)
-            .and_then(parse_utc)
-        else {
-            continue;
-        };
-        let userid = cond
-            .get("StringEquals")
-            .and_then(|c| c.get("aws:userid"))
-            .and_then(first_string)
-            .map(str::to_string);
-        out.push(DenyStatement { cutoff, userid });
     }
     Ok(out)
+}
+
+fn bounded_key(k: &str) -> String {
+    k.chars().filter(|c| !c.is_control()).take(40).collect()
+}
+
+/// The one statement shape that is a revocation, or why this statement is not one.
+fn exact_statement(s: &Value) -> Result<DenyStatement, String> {
+    let Value::Object(s) = s else {
+        return Err("not an object".into());
+    };
+    for key in s.keys() {
+        if !matches!(
+            key.as_str(),
+            "Sid" | "Effect" | "Action" | "Resource" | "Condition"
+        ) {
+            return Err(format!("has {:?}", bounded_key(key)));
+        }
+    }
+    if s.get("Effect").and_then(Value::as_str) != Some("Deny") {
+        return Err("Effect is not Deny".into());
+    }
+    if first_string(s.get("Action").unwrap_or(&Value::Null)) != Some("*") {
+        return Err("Action is not \"*\"".into());
+    }
+    if first_string(s.get("Resource").unwrap_or(&Value::Null)) != Some("*") {
+        return Err("Resource is not \"*\"".into());
+    }
+    let Some(Value::Object(cond)) = s.get("Condition") else {
+        return Err("no Condition object".into());
+    };
+    let mut cutoff = None;
+    let mut userid = None;
+    for (operator, entries) in cond {
+        let Value::Object(entries) = entries else {
+            return Err(format!(
+                "condition {:?} is not an object",
+                bounded_key(operator)
+            ));
+        };
+        let single = |key: &str| -> Result<&str, String> {
+            if entries.len() != 1 || !entries.contains_key(key) {
+                return Err(format!("{} must hold exactly {key}", bounded_key(operator)));
+            }
+            first_string(&entries[key]).ok_or_else(|| format!("{key} is not one string"))
+        };
+        match operator.as_str() {
+            "DateLessThan" => {
+                let literal = single("aws:TokenIssueTime")?;
+                let parsed = parse_utc(literal)
+                    .filter(|_| !literal.contains('$'))
+                    .ok_or("aws:TokenIssueTime is not a literal UTC timestamp")?;
+                cutoff = Some(parsed);
+            }
+            "StringEquals" => {
+                let id = single("aws:userid")?;
+                if !is_exact_userid(id) {
+                    return Err("aws:userid is not one exact session or user id".into());
+                }
+                userid = Some(id.to_string());
+            }
+            other => return Err(format!("condition operator {:?}", bounded_key(other))),
+        }
+    }
+    let cutoff = cutoff.ok_or("no DateLessThan aws:TokenIssueTime")?;
+    Ok(DenyStatement { cutoff, userid })
+}
+
+/// `<RoleId>:<valid session name>` or a user id: no policy variable, no wildcard.
+pub fn is_exact_userid(id: &str) -> bool {
+    match id.split_once(':') {
+        Some((role_id, session)) => {
+            crate::names::is_unique_id(role_id, "AROA")
+                && crate::names::is_valid_session_name(session)
+        }
+        None => crate::names::is_unique_id(id, "AIDA"),
+    }
 }
 
 fn first_string(v: &Value) -> Option<&str> {
@@ -153,15 +254,21 @@ pub struct MergeSummary {
 }
 
 impl SessionRevocations {
+    /// The per-session revocations of exactly our shape in a document (a role-wide statement
+    /// under the session policy's name is not ours and is dropped on the next write).
     pub fn from_document(document: &str) -> Result<Self, PolicyParseError> {
+        Ok(Self::from_revocations(&read_revocations(document)?))
+    }
+
+    pub fn from_revocations(read: &Revocations) -> Self {
         let mut sessions = BTreeMap::new();
-        for s in deny_statements(document)? {
-            if let Some(userid) = s.userid {
-                let entry = sessions.entry(userid).or_insert(s.cutoff);
+        for s in &read.statements {
+            if let Some(userid) = &s.userid {
+                let entry = sessions.entry(userid.clone()).or_insert(s.cutoff);
                 *entry = (*entry).max(s.cutoff);
             }
         }
-        Ok(Self { sessions })
+        Self { sessions }
     }
 
     /// Adds or moves forward each session's cutoff, never back, and drops statements whose
@@ -419,7 +526,41 @@ mod tests {
                     userid: other
                 }
             ));
-            assert_eq!(SessionRevocations::from_document(&json).unwrap(), s);
+            // Read back, such a statement is not a revocation of our shape: it is never
+            // trusted as "already covered" and is replaced on the next write.
+            let read = read_revocations(&json).unwrap();
+            assert!(read.statements.is_empty(), "{name:?}: {read:?}");
+            assert_eq!(read.foreign.len(), 1, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_exact_console_shape_is_a_revocation() {
+        let exact = RevocationPolicy { cutoff: CUTOFF }.to_json();
+        assert_eq!(
+            read_revocations(&exact).unwrap().role_wide_cutoff(),
+            Some(CUTOFF)
+        );
+        assert!(read_revocations(&exact).unwrap().is_exact());
+        let c = format_utc(CUTOFF);
+        let decoys = [
+            // A narrow Action.
+            format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":"ec2:None","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{c}"}}}}}}]}}"#),
+            // An extra condition that never matches.
+            format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{c}"}},"StringEquals":{{"aws:SourceIp":"192.0.2.1"}}}}}}]}}"#),
+            // A policy variable instead of a literal.
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"${aws:CurrentTime}"}}}]}"#.to_string(),
+            // NotAction, an Allow, a wildcard userid.
+            format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","NotAction":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{c}"}}}}}}]}}"#),
+            format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{c}"}}}}}}]}}"#),
+            format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":"{c}"}},"StringLike":{{"aws:userid":"AROAEXAMPLEROLEID0001:*"}}}}}}]}}"#),
+            format!(r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Action":"*","Resource":"*","Condition":{{"DateLessThan":{{"aws:TokenIssueTime":["{c}","{c}"]}}}}}}]}}"#),
+        ];
+        for d in decoys {
+            let read = read_revocations(&d).unwrap();
+            assert!(read.statements.is_empty(), "{d}: {read:?}");
+            assert!(!read.is_exact(), "{d}");
+            assert_eq!(RevocationPolicy::latest_cutoff(&d).unwrap(), None, "{d}");
         }
     }
 

@@ -7,8 +7,8 @@ use revoker_core::config::Config;
 use revoker_core::input::parse_payload;
 use revoker_core::model::Incident;
 use revoker_core::model::RoleInfo;
-use revoker_core::model::Triage;
 use revoker_core::model::{ActionOutcome, Status};
+use revoker_core::model::{PlannedAction, Step, Triage};
 use revoker_core::plan::{decide_role, triage, RoleFacts};
 use revoker_core::policy::{SessionRevocations, MAX_ROLE_SESSION};
 use revoker_core::report::{IncidentReport, Report};
@@ -161,6 +161,135 @@ proptest! {
     }
 }
 
+/// Fields used only to decide or to report (and sections holding only such fields).
+const OPTIONAL_FIELDS: &[&[&str]] = &[
+    &["id"],
+    &["arn"],
+    &["title"],
+    &["description"],
+    &["severity"],
+    &["region"],
+    &["partition"],
+    &["schemaVersion"],
+    &["createdAt"],
+    &["updatedAt"],
+    &["service"],
+    &["service", "eventFirstSeen"],
+    &["service", "eventLastSeen"],
+    &["service", "count"],
+    &["service", "archived"],
+    &["service", "action"],
+    &["service", "action", "awsApiCallAction", "remoteIpDetails"],
+    &[
+        "service",
+        "action",
+        "awsApiCallAction",
+        "remoteIpDetails",
+        "ipAddressV4",
+    ],
+    &["service", "additionalInfo"],
+    &["service", "additionalInfo", "sample"],
+    &["service", "additionalInfo", "recentCredentials"],
+    &["resource", "resourceType"],
+    &["resource", "instanceDetails"],
+    &["resource", "instanceDetails", "instanceId"],
+];
+
+/// Envelope fields the finding does not need (it has its own account and region).
+const OPTIONAL_ENVELOPE_FIELDS: &[&str] =
+    &["version", "id", "time", "resources", "account", "region"];
+
+fn readable_finding() -> Value {
+    json!({
+        "schemaVersion": "2.0", "accountId": "111122223333", "region": "eu-west-1", "id": "f1",
+        "type": "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS", "severity": 8,
+        "title": "Credentials used outside AWS", "createdAt": "2026-11-22T02:00:00.000Z", "updatedAt": "2026-11-22T03:00:00Z",
+        "resource": {"resourceType": "AccessKey",
+            "accessKeyDetails": {"accessKeyId": "ASIAEXAMPLEEXAMPLE01", "principalId": "AROAEXAMPLEROLEID0001:i-0123456789abcdef0",
+                "userType": "AssumedRole", "userName": "web-app"},
+            "instanceDetails": {"instanceId": "i-0123456789abcdef0"}},
+        "service": {"archived": false, "count": 3, "eventFirstSeen": "2026-11-22T02:00:00Z", "eventLastSeen": "2026-11-22T02:59:00.000Z",
+            "action": {"awsApiCallAction": {"remoteIpDetails": {"ipAddressV4": "198.51.100.7"}}},
+            "additionalInfo": {"recentCredentials": [{"accessKeyId": "ASIAEXAMPLEEXAMPLE02", "principalId": "AROAEXAMPLEROLEID0001:i-0fedcba9876543210"}]}}
+    })
+}
+
+fn set(v: &mut Value, path: &[String], value: Value) {
+    let (last, sections) = path.split_last().unwrap();
+    let mut cur = v;
+    for key in sections {
+        if !cur[key.as_str()].is_object() {
+            cur[key.as_str()] = json!({});
+        }
+        cur = &mut cur[key.as_str()];
+    }
+    cur[last.as_str()] = value;
+}
+
+fn pascal(key: &str) -> String {
+    let mut c = key.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn to_pascal(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (pascal(k), to_pascal(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.iter().map(to_pascal).collect()),
+        other => other.clone(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any JSON value in any optional field (several at once, in every input shape) never
+    /// turns a readable principal into an unreadable finding: the principal, the type and
+    /// the account stay what they are, and triage never fails the finding.
+    #[test]
+    fn any_value_in_optional_fields_never_makes_a_readable_principal_unreadable(
+        shape in 0..3usize,
+        changes in prop::collection::vec((prop::sample::select(OPTIONAL_FIELDS), any_json()), 1..5),
+        envelope_changes in prop::collection::vec((prop::sample::select(OPTIONAL_ENVELOPE_FIELDS), any_json()), 0..3),
+    ) {
+        let base = parse_payload(&readable_finding()).unwrap().items.remove(0).unwrap();
+        let mut finding = readable_finding();
+        for (path, value) in &changes {
+            let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
+            set(&mut finding, &path, value.clone());
+        }
+        let payload = match shape {
+            0 => finding,
+            1 => json!({"Findings": [to_pascal(&finding)]}),
+            _ => {
+                let mut env = json!({"version": "0", "id": "e1", "detail-type": "GuardDuty Finding", "source": "aws.guardduty",
+                    "account": "444455556666", "region": "us-east-1", "time": "2026-11-22T03:00:00Z", "resources": [], "detail": finding});
+                for (key, value) in &envelope_changes {
+                    env[*key] = value.clone();
+                }
+                env
+            }
+        };
+        let mut parsed = parse_payload(&payload).unwrap();
+        prop_assert_eq!(parsed.items.len(), 1);
+        let incident = parsed.items.remove(0).unwrap();
+        prop_assert_eq!(&incident.unreadable, &None);
+        prop_assert_eq!(&incident.not_a_finding, &None);
+        prop_assert_eq!(&incident.principal, &base.principal);
+        prop_assert_eq!(&incident.finding_type, &base.finding_type);
+        prop_assert_eq!(&incident.account, &base.account);
+        let fails = matches!(
+            triage(&incident, &Config::default()),
+            Triage::Done(PlannedAction { step: Step::Fail { .. }, .. })
+        );
+        prop_assert!(!fails, "{:?}", triage(&incident, &Config::default()));
+        assert_subject_safe(&pure_path(&incident, &Config::default()));
+    }
+}
+
 #[test]
 fn deep_nesting_is_refused_by_the_parser_or_handled() {
     // Within serde_json's recursion limit: parsed and classified without trouble.
@@ -183,8 +312,12 @@ fn deep_nesting_is_refused_by_the_parser_or_handled() {
 fn very_large_payloads_are_bounded() {
     let huge = "A".repeat(5 * 1024 * 1024);
     let f = json!({"type": "Recon:IAMUser/TorIPCaller", "resource": {"accessKeyDetails": {"userName": huge}}, "service": {}});
-    let err = parse_payload(&f).unwrap().items.remove(0).unwrap_err();
+    // The principal is identity: the finding is unreadable, naming the field (an incident,
+    // since issue 17, so that the report keeps the finding's type; it was an `Err` item).
+    let incident = parse_payload(&f).unwrap().items.remove(0).unwrap();
+    let err = incident.unreadable.expect("an unreadable principal");
     assert_eq!(err.field, "resource.accessKeyDetails.userName");
+    assert!(err.problem.len() < 200, "{err}");
     let many: Vec<Value> = (0..1000)
         .map(|_| json!({"type": "x", "resource": {}}))
         .collect();
@@ -194,7 +327,7 @@ fn very_large_payloads_are_bounded() {
 
 #[test]
 fn every_sample_event_parses_into_incidents() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -203,6 +336,8 @@ fn every_sample_event_parses_into_incidents() {
         assert!(!parsed.items.is_empty());
         for item in parsed.items {
             let incident = item.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(incident.unreadable, None, "{}", path.display());
+            assert_eq!(incident.ignored_fields, vec![], "{}", path.display());
             assert_subject_safe(&pure_path(&incident, &Config::default()));
         }
         seen += 1;

@@ -64,6 +64,7 @@ pub fn is_transient(code: &str) -> bool {
             | "TimeoutError"
             | "DispatchFailure"
             | "ResponseError"
+            | "ConcurrentModification"
     )
 }
 

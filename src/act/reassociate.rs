@@ -8,7 +8,7 @@ use crate::aws::{Ec2, InstanceProfiles};
 use crate::clock::Clock;
 use crate::config::ReassociationStrategy;
 use crate::error::AwsError;
-use crate::model::{ActionKind, ActionOutcome, Status};
+use crate::model::{ActionKind, ActionOutcome, AssociationState, Status};
 use crate::names::format_utc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -69,10 +69,13 @@ pub async fn reassociate(
         Ok(a) => a,
         Err(e) => return fail(o, "could not read the instance's profile association", e),
     };
-    let Some(current) = associations
-        .into_iter()
-        .find(|a| a.instance_id == req.instance_id)
-    else {
+    let Some(current) = associations.into_iter().find(|a| {
+        a.instance_id == req.instance_id
+            && matches!(
+                a.state,
+                AssociationState::Associated | AssociationState::Associating
+            )
+    }) else {
         o.status = Status::Skipped;
         o.detail = format!(
             "instance {} has no instance profile association",
@@ -167,6 +170,13 @@ pub async fn reassociate(
             }
         },
         ReassociationStrategy::Disassociate => {
+            // Logged before the instance loses its profile: a timeout after this line cannot
+            // lose the way back.
+            tracing::warn!(
+                instance_id = req.instance_id,
+                restore_command = %restore,
+                "disassociating the instance profile; restore with restore_command if re-association does not follow"
+            );
             if let Err(e) = ec2.disassociate(&current.association_id).await {
                 return fail(o, "disassociating failed; the old association stays", e);
             }

@@ -118,9 +118,15 @@ pub fn run<'a>(
     .boxed()
 }
 
+/// Most rewrites after concurrent updates before giving up (the invocation then fails and
+/// Lambda retries it).
+const MAX_REWRITES: u32 = 6;
+
 /// Writes the policy, then reads it back: a concurrent responder may have written an older
-/// cutoff (or a session list without ours) in between. Cutoffs only ever move forward, so
-/// rewriting the later state converges. Returns how many rewrites it took.
+/// cutoff (or a session list without ours) in between, or the stolen session may have written
+/// a decoy. Cutoffs only ever move forward, so rewriting the merged state converges. Returns
+/// how many rewrites it took; `ConcurrentModification` (retryable) when what is in place
+/// still does not hold this write after `MAX_REWRITES`.
 async fn put_verified(
     policies: &dyn RolePolicies,
     w: &RolePolicyWrite<'_>,
@@ -128,10 +134,12 @@ async fn put_verified(
     policies
         .put_role_policy(w.role, w.policy_name, w.document)
         .await?;
-    for rewrite in 0..3u32 {
-        let Ok(Some(current)) = policies.get_role_policy(w.role, w.policy_name).await else {
+    for rewrite in 0..=MAX_REWRITES {
+        let current = match policies.get_role_policy(w.role, w.policy_name).await {
+            Ok(Some(current)) => current,
+            Ok(None) => String::new(),
             // The write succeeded; a failed read-back is not a reason to report failure.
-            return Ok(rewrite);
+            Err(_) => return Ok(rewrite),
         };
         let next = if w.sessions.is_empty() {
             match RevocationPolicy::latest_cutoff(&current) {
@@ -152,9 +160,31 @@ async fn put_verified(
             }
             merged.to_json()
         };
+        if rewrite == MAX_REWRITES {
+            break;
+        }
+        // Concurrent writers that read at the same moment would otherwise keep colliding.
+        tokio::time::sleep(jitter(rewrite)).await;
+        tracing::warn!(role = %w.role, policy = w.policy_name, rewrite, "policy changed under us: rewriting");
         policies
             .put_role_policy(w.role, w.policy_name, &next)
             .await?;
     }
-    Ok(3)
+    Err(AwsError::new(
+        "PutRolePolicy",
+        "ConcurrentModification",
+        format!(
+            "{} on {} still did not hold this write after {MAX_REWRITES} rewrites",
+            w.policy_name, w.role
+        ),
+    ))
+}
+
+/// 20–80 ms, growing with the attempt, from the clock's sub-second digits (no RNG needed).
+fn jitter(attempt: u32) -> std::time::Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let base = 20 * u64::from(attempt + 1);
+    std::time::Duration::from_millis(base + u64::from(nanos % 60_000_000) / 1_000_000)
 }

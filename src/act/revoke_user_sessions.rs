@@ -47,6 +47,15 @@ pub async fn run(
             o.detail = format!("wrote {what}");
             o
         }
+        Err(e) if e.is_code("LimitExceeded") => {
+            let mut o = failed(o, e);
+            o.detail = format!(
+                "PutUserPolicy refused: a user's inline policies share {} characters and user {} has no room for the deny; remove or shorten one of its inline policies, then re-run",
+                crate::policy::USER_INLINE_POLICY_BUDGET,
+                w.user
+            );
+            o
+        }
         Err(e) => failed(o, e),
     }
 }

@@ -30,6 +30,7 @@ impl Ec2 for Ec2Client {
                         .name("state")
                         .values("associating")
                         .values("associated")
+                        .values("disassociating")
                         .build(),
                 )
                 .send()

@@ -141,7 +141,8 @@ pub trait Sts: Send + Sync {
 }
 
 pub trait Ec2: Send + Sync {
-    /// Current associations of an instance (states `associating` and `associated`).
+    /// Current associations of an instance (states `associating`, `associated` and
+    /// `disassociating`: one on its way out is not gone yet).
     fn describe_associations<'a>(
         &'a self,
         instance_id: &'a str,

@@ -6,6 +6,7 @@
 
 mod facts;
 pub mod fate;
+pub mod metrics;
 
 use crate::accounts::{AccountAccess, Accounts, Identity, Unreachable};
 use crate::act::revoke_role_sessions::RolePolicyWrite;
@@ -42,6 +43,17 @@ pub struct Responder {
 impl Responder {
     /// Handles a payload end to end and returns the report (also published and logged).
     pub async fn respond(&self, payload: &Value, budget: Budget) -> Result<Report, HandlerError> {
+        let (report, fate) = self.respond_with_fate(payload, budget).await?;
+        fate.map(|()| report)
+    }
+
+    /// As `respond`, keeping the report when the invocation fails (an `Err` of its own is a
+    /// payload that could not be read at all: there is no report then).
+    pub async fn respond_with_fate(
+        &self,
+        payload: &Value,
+        budget: Budget,
+    ) -> Result<(Report, Result<(), HandlerError>), HandlerError> {
         let started = Instant::now();
         let parsed = parse_payload(payload)
             .inspect_err(|e| tracing::error!(error = %e, "invalid payload"))?;
@@ -91,11 +103,11 @@ impl Responder {
             ctx.elapsed_ms(),
         );
         report.set_not_started(not_started);
-        self.finish(report).await
+        Ok(self.finish(report).await)
     }
 
     /// Publishes and logs the report, and decides whether the invocation failed.
-    async fn finish(&self, mut report: Report) -> Result<Report, HandlerError> {
+    async fn finish(&self, mut report: Report) -> (Report, Result<(), HandlerError>) {
         // Rendered once: the same JSON goes to SNS and to the log.
         let json = report.to_json();
         let publish_result = match (&self.notifier, &self.config.sns_topic_arn) {
@@ -115,12 +127,15 @@ impl Responder {
             report = %json,
             "report"
         );
+        // Embedded metrics go to stdout as their own line (Lambda's log pipeline reads them).
+        let now_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+        println!("{}", metrics::embedded_metrics(&report, now_ms));
         if let Some(Err(e)) = publish_result {
             tracing::error!(code = %e.code, message = %e.message, "report not published");
-            return Err(HandlerError::Publish(e));
+            return (report, Err(HandlerError::Publish(e)));
         }
-        fate::invocation_result(&report)?;
-        Ok(report)
+        let fate = fate::invocation_result(&report);
+        (report, fate)
     }
 
     /// One payload item: an unreadable one is reported, a readable one handled unless the
@@ -185,24 +200,24 @@ impl Responder {
         Ok((access, identity))
     }
 
-    fn unreachable(
-        &self,
-        kind: ActionKind,
-        target: &str,
-        u: Unreachable,
-        ctx: &Ctx,
-    ) -> Vec<ActionOutcome> {
+    /// The account cannot be reached: the steps by hand there, for the principal kind the
+    /// finding names (a user's key and sessions, or a role's sessions), built in the core.
+    fn unreachable(&self, incident: &Incident, u: Unreachable, ctx: &Ctx) -> Vec<ActionOutcome> {
+        let by_hand = plan::unreachable_account(incident, &self.config, &u.account);
+        // Not contained: the stolen credentials still work. `failed` (with the steps a
+        // person runs there) fails the invocation, so Lambda retries and, after the retries,
+        // the event reaches the failure queue; the Failed metric raises the alarm.
         let mut a = ActionOutcome::new(
-            kind,
-            target,
-            Status::ManualActionRequired,
-            format!("account {} could not be reached: {}", u.account, u.reason),
+            by_hand.kind,
+            &by_hand.target,
+            Status::Failed,
+            format!(
+                "not contained: account {} could not be reached: {}; do the steps below there",
+                u.account, u.reason
+            ),
         );
         a.error = u.error.as_ref().map(Into::into);
-        a.commands = vec![
-            format!("In account {}: aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://deny.json", u.account, command_name(target), policy::ROLE_POLICY_NAME),
-            "deny.json: the console's \"Revoke active sessions\" on the role writes the same policy".into(),
-        ];
+        a.commands = by_hand.commands;
         a.at_ms = ctx.elapsed_ms();
         vec![a]
     }
@@ -226,7 +241,7 @@ impl Responder {
         };
         let (access, identity) = match self.access(incident).await {
             Ok(a) => a,
-            Err(u) => return self.unreachable(kind, &label, u, ctx),
+            Err(u) => return self.unreachable(incident, u, ctx),
         };
         let facts =
             match facts::role_facts(access.iam.as_ref(), target, identity, session_scope).await {
@@ -247,8 +262,24 @@ impl Responder {
                 }
             };
         let planned = plan::decide_role(incident, &facts, &self.config, self.clock.now());
-        let mut outcomes = Vec::new();
+        let mut outcomes: Vec<ActionOutcome> = Vec::new();
         for action in planned {
+            // Re-associating after a deny that failed would hand the instance credentials
+            // while the stolen ones still work: only after this run's deny is in place.
+            let deny_in_place = outcomes
+                .first()
+                .is_some_and(|o| matches!(o.status, Status::Done | Status::WouldDo));
+            if action.kind == ActionKind::ReassociateInstanceProfile && !deny_in_place {
+                let mut skipped = ActionOutcome::new(
+                    action.kind,
+                    &action.target,
+                    Status::Skipped,
+                    "the deny was not written, so the instance keeps its current association",
+                );
+                skipped.at_ms = ctx.elapsed_ms();
+                outcomes.push(skipped);
+                continue;
+            }
             let mut outcome = self.execute(action, Some(&access), ctx).await;
             if let Some(via) = &access.via_role {
                 outcome.facts.insert("via_role", via.clone());
@@ -267,9 +298,7 @@ impl Responder {
     ) -> Vec<ActionOutcome> {
         let (access, _) = match self.access(incident).await {
             Ok(a) => a,
-            Err(u) => {
-                return self.unreachable(ActionKind::DeactivateAccessKey, &target.name, u, ctx)
-            }
+            Err(u) => return self.unreachable(incident, u, ctx),
         };
         let iam = access.iam.as_ref();
         let (user, keys, user_policy) = futures::join!(
@@ -399,10 +428,5 @@ impl Responder {
     }
 }
 
-fn command_name(s: &str) -> &str {
-    if crate::names::is_valid_role_name(s) {
-        s
-    } else {
-        "<role-name>"
-    }
-}
+#[cfg(test)]
+mod tests;

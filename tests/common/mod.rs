@@ -93,11 +93,16 @@ pub async fn sdk_in_account(account: &str) -> aws_config::SdkConfig {
     .await
 }
 
+/// The configuration for a test. The findings here are mostly an instance's stolen session, and
+/// most tests are about role-wide revocation: `REVOKE_SCOPE=role` unless the test sets it (the
+/// default, `auto`, which scopes instance sessions to the session, has tests of its own).
 pub fn config(pairs: &[(&str, &str)]) -> Config {
-    let vars: HashMap<String, String> = pairs
+    let mut vars: HashMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    vars.entry("REVOKE_SCOPE".into())
+        .or_insert_with(|| "role".into());
     Config::from_vars(&vars).unwrap()
 }
 
@@ -111,6 +116,17 @@ pub async fn respond(r: &Responder, payload: &Value) -> Value {
         .await
         .expect("invocation succeeds");
     serde_json::to_value(report).unwrap()
+}
+
+/// For a payload whose finding is not contained: the invocation must fail (so Lambda retries
+/// and the event reaches the failure queue), and the report is still produced and published.
+pub async fn respond_failing(r: &Responder, payload: &Value) -> (Value, String) {
+    let (report, fate) = r
+        .respond_with_fate(payload, Budget::UNLIMITED)
+        .await
+        .expect("the payload is readable");
+    let error = fate.expect_err("a finding that is not contained fails the invocation");
+    (serde_json::to_value(report).unwrap(), error.to_string())
 }
 
 pub struct Iam(pub aws_sdk_iam::Client);

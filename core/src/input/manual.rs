@@ -68,30 +68,16 @@ pub(super) fn parse_manual(payload: &Value) -> Result<Incident, InputError> {
             ),
         });
     };
-    Ok(Incident {
-        origin: Origin::Manual,
-        finding_id: None,
-        finding_type: None,
-        title: None,
-        severity: None,
-        account,
-        region: None,
-        principal: Principal {
-            user_type: UserType::AssumedRole,
-            name: Some(name),
-            principal_id: None,
-            access_key_id: None,
-        },
-        sample: false,
-        archived: false,
-        event_last_seen: None,
-        updated_at: None,
-        count: None,
-        instance_id: None,
-        recent_credentials: Vec::new(),
-        remote_ip: None,
-        dry_run: req.dry_run,
-        reason: req.reason.map(|r| crate::text::safe_text(&r, 500)),
-        requested_session: req.session,
-    })
+    let mut incident = Incident::empty(Origin::Manual);
+    incident.account = account;
+    incident.principal = Principal {
+        user_type: UserType::AssumedRole,
+        name: Some(name),
+        principal_id: None,
+        access_key_id: None,
+    };
+    incident.dry_run = req.dry_run;
+    incident.reason = req.reason.map(|r| crate::text::safe_text(&r, 500));
+    incident.requested_session = req.session;
+    Ok(incident)
 }

@@ -2,15 +2,21 @@
 //!
 //! Every field of a finding is attacker-influenced (a session name, a user agent and more
 //! are chosen by whoever holds the credentials), so nothing here trusts a type or a length:
-//! a missing or null field is `None`, a field of the wrong type is an error naming it.
+//! a missing or null field is `None`; a field of the wrong type is named, and what it costs
+//! depends on the field (see `finding`): an optional one is ignored, an identity one makes
+//! the incident unreadable. Only a payload item with nothing readable at all (not an object,
+//! an envelope from another source) is an `Err` item; only a payload of no known shape (or of
+//! Security Hub's format, not supported yet) is an `InputError`.
 
 mod finding;
 mod manual;
+mod timestamp;
 
-use finding::{parse_finding, Fallback};
+use finding::{parse_finding, Fallback, Unread};
 use manual::parse_manual;
+pub use timestamp::parse_timestamp;
 
-use crate::model::{FindingError, Incident, InputError, Parsed, Shape};
+use crate::model::{FindingError, Incident, InputError, Origin, Parsed, Shape};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -21,8 +27,15 @@ findings, or a manual request (`{\"action\": \"revoke\", \"role\": ...}`)";
 /// Most findings one payload may hold; `get-findings` accepts at most 50 ids per call.
 pub const MAX_FINDINGS_PER_PAYLOAD: usize = 100;
 
-/// Classifies the payload by shape and parses every finding in it.
+/// The `detail-type` of an EventBridge event that carries a GuardDuty finding.
+pub const FINDING_DETAIL_TYPE: &str = "GuardDuty Finding";
+
+/// Classifies the payload by shape and parses every finding in it. A payload with no
+/// findings (`[]`, `{"Findings": []}`) gives no items: the report says so.
 pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
+    if is_security_hub(payload) {
+        return Err(security_hub());
+    }
     match payload {
         Value::Object(obj) => {
             if obj.contains_key("detail")
@@ -43,6 +56,9 @@ pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
                         ),
                     });
                 };
+                if !list.is_empty() && list.iter().all(is_security_hub) {
+                    return Err(security_hub());
+                }
                 Ok(Parsed {
                     shape: Shape::GetFindings,
                     items: parse_list(list)?,
@@ -55,18 +71,15 @@ pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
             } else if looks_like_finding(obj) {
                 Ok(Parsed {
                     shape: Shape::Finding,
-                    items: vec![parse_finding(obj, None)],
+                    items: vec![Ok(parse_finding(obj, None))],
                 })
             } else {
                 Err(unrecognised(payload))
             }
         }
         Value::Array(list) => {
-            if list.is_empty() {
-                return Err(InputError::Invalid {
-                    what: "finding array",
-                    detail: "the array is empty".into(),
-                });
+            if !list.is_empty() && list.iter().all(is_security_hub) {
+                return Err(security_hub());
             }
             Ok(Parsed {
                 shape: Shape::FindingArray,
@@ -91,8 +104,12 @@ fn parse_list(list: &[Value]) -> Result<Vec<Result<Incident, FindingError>>, Inp
         .iter()
         .enumerate()
         .map(|(i, item)| match item {
+            item if is_security_hub(item) => Err(FindingError::new(
+                format!("[{i}]"),
+                SECURITY_HUB_NOT_SUPPORTED,
+            )),
             Value::Object(obj) if obj.contains_key("detail") => parse_envelope(obj),
-            Value::Object(obj) if looks_like_finding(obj) => parse_finding(obj, None),
+            Value::Object(obj) if looks_like_finding(obj) => Ok(parse_finding(obj, None)),
             other => Err(FindingError::new(
                 format!("[{i}]"),
                 format!(
@@ -102,6 +119,28 @@ fn parse_list(list: &[Value]) -> Result<Vec<Result<Incident, FindingError>>, Inp
             )),
         })
         .collect())
+}
+
+const SECURITY_HUB_NOT_SUPPORTED: &str = "Security Hub's finding format (ASFF, the AWS Security \
+Finding Format) is not supported yet: send GuardDuty's own finding (the EventBridge event with source \
+\"aws.guardduty\", or `aws guardduty get-findings` output)";
+
+fn security_hub() -> InputError {
+    InputError::Invalid {
+        what: "input",
+        detail: SECURITY_HUB_NOT_SUPPORTED.into(),
+    }
+}
+
+/// A Security Hub finding (ASFF: `ProductArn`, or `AwsAccountId` with `SchemaVersion`
+/// "2018-10-08") or an EventBridge event from Security Hub (`source` "aws.securityhub",
+/// `detail.findings[]`). GuardDuty's own findings, in either case, have `accountId` and
+/// never `ProductArn` or `AwsAccountId`.
+fn is_security_hub(v: &Value) -> bool {
+    let Value::Object(obj) = v else { return false };
+    obj.get("source").and_then(Value::as_str) == Some("aws.securityhub")
+        || obj.contains_key("ProductArn")
+        || (obj.contains_key("AwsAccountId") && obj.contains_key("SchemaVersion"))
 }
 
 fn looks_like_finding(obj: &Map<String, Value>) -> bool {
@@ -142,18 +181,28 @@ fn safe_key(k: &str) -> String {
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(rename = "detail-type")]
-    #[allow(dead_code)]
     detail_type: String,
     #[serde(default)]
-    account: Option<String>,
+    account: Value,
     #[serde(default)]
-    region: Option<String>,
+    region: Value,
     #[serde(default)]
     detail: Value,
 }
 
-/// The EventBridge envelope: `source` must be GuardDuty, `detail` is the finding; the
-/// envelope's account and region fill in what the finding lacks.
+/// The envelope's account or region: a string (or a number), else unreadable.
+fn envelope_text(v: &Value) -> Result<Option<String>, Unread> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.len() <= 64 => Ok(Some(s.clone())),
+        Value::Number(n) => Ok(Some(n.to_string())),
+        other => Err(Unread::new("a short string", other)),
+    }
+}
+
+/// The EventBridge envelope: `source` must be GuardDuty and `detail-type` "GuardDuty
+/// Finding" (another detail-type from GuardDuty is not a finding: skipped, saying so);
+/// `detail` is the finding; the envelope's account and region fill in what the finding lacks.
 fn parse_envelope(obj: &Map<String, Value>) -> Result<Incident, FindingError> {
     let envelope = match obj.get("source") {
         Some(Value::String(s)) if s == "aws.guardduty" => {
@@ -167,6 +216,9 @@ fn parse_envelope(obj: &Map<String, Value>) -> Result<Incident, FindingError> {
                     crate::text::safe_text(&e.to_string(), 200),
                 )
             })?
+        }
+        Some(Value::String(s)) if s == "aws.securityhub" => {
+            return Err(FindingError::new("source", SECURITY_HUB_NOT_SUPPORTED))
         }
         Some(Value::String(s)) => {
             return Err(FindingError::new(
@@ -190,14 +242,22 @@ fn parse_envelope(obj: &Map<String, Value>) -> Result<Incident, FindingError> {
             ))
         }
     };
+    let fallback = Fallback {
+        account: envelope_text(&envelope.account),
+        region: envelope_text(&envelope.region),
+    };
+    if envelope.detail_type != FINDING_DETAIL_TYPE {
+        let mut skipped = Incident::empty(Origin::Finding);
+        skipped.account = fallback.account.ok().flatten();
+        skipped.region = fallback.region.ok().flatten();
+        skipped.not_a_finding = Some(format!(
+            "not a GuardDuty finding: an event from aws.guardduty with detail-type {:?} (findings have {FINDING_DETAIL_TYPE:?})",
+            crate::text::safe_text(&envelope.detail_type, 80)
+        ));
+        return Ok(skipped);
+    }
     match &envelope.detail {
-        Value::Object(detail) => {
-            let fallback = Fallback {
-                account: envelope.account.clone(),
-                region: envelope.region.clone(),
-            };
-            parse_finding(detail, Some(fallback))
-        }
+        Value::Object(detail) => Ok(parse_finding(detail, Some(fallback))),
         other => Err(FindingError::new(
             "detail",
             format!("expected an object, found {}", describe(other)),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{Origin, UserType};
+use crate::model::{Incident, Origin, UserType};
 use crate::names;
 use serde_json::json;
 
@@ -107,22 +107,32 @@ fn array_of_findings_keeps_good_ones_when_one_is_bad() {
 
 #[test]
 fn wrong_types_name_the_field() {
+    // An identity field (principal, type, account): the incident is unreadable, naming it.
+    let unreadable = |f: Value| {
+        let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+        i.unreadable.expect("an unreadable incident")
+    };
     let mut f = finding();
     f["resource"]["accessKeyDetails"]["userName"] = json!({"nested": true});
-    let err = parse_payload(&f).unwrap().items.remove(0).unwrap_err();
-    assert_eq!(err.field, "resource.accessKeyDetails.userName");
+    assert_eq!(unreadable(f).field, "resource.accessKeyDetails.userName");
     let mut f = finding();
     f["resource"] = json!("AccessKey");
-    let err = parse_payload(&f).unwrap().items.remove(0).unwrap_err();
-    assert_eq!(err.field, "resource");
+    assert_eq!(unreadable(f).field, "resource");
+    // An optional field: ignored, and named (the new behaviour; these were errors).
+    let ignored = |f: Value| {
+        let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+        assert_eq!(i.unreadable, None);
+        i.ignored_fields
+            .iter()
+            .map(|f| f.field.clone())
+            .collect::<Vec<_>>()
+    };
     let mut f = finding();
     f["severity"] = json!("high");
-    let err = parse_payload(&f).unwrap().items.remove(0).unwrap_err();
-    assert_eq!(err.field, "severity");
+    assert_eq!(ignored(f), ["severity"]);
     let mut f = finding();
     f["service"]["eventLastSeen"] = json!("last tuesday");
-    let err = parse_payload(&f).unwrap().items.remove(0).unwrap_err();
-    assert_eq!(err.field, "service.eventLastSeen");
+    assert_eq!(ignored(f), ["service.eventLastSeen"]);
 }
 
 #[test]
@@ -174,7 +184,6 @@ fn unrecognised_shapes_say_what_was_expected_and_found() {
         (json!("hello"), "a string"),
         (json!(null), "null"),
         (json!({"foo": 1}), "\"foo\""),
-        (json!([]), "empty"),
     ] {
         let err = parse_payload(&v).unwrap_err().to_string();
         assert!(err.contains(found), "{err}");
@@ -184,4 +193,344 @@ fn unrecognised_shapes_say_what_was_expected_and_found() {
         err.contains("expected an EventBridge GuardDuty event"),
         "{err}"
     );
+}
+
+fn one(v: &Value) -> Incident {
+    parse_payload(v).unwrap().items.remove(0).unwrap()
+}
+
+fn ignored_fields(i: &Incident) -> Vec<&str> {
+    i.ignored_fields.iter().map(|f| f.field.as_str()).collect()
+}
+
+#[test]
+fn every_timestamp_form_reads_in_a_finding() {
+    use time::macros::datetime;
+    let t = datetime!(2026-11-22 03:00:00 UTC);
+    for (form, expected) in [
+        ("2026-11-22T03:00:00Z", t),
+        ("2026-11-22T03:00:00.000Z", t),
+        (
+            "2026-11-22T03:00:00.123456Z",
+            t + time::Duration::microseconds(123_456),
+        ),
+        ("2026-11-22T03:00:00+00:00", t),
+        ("2026-11-22T03:00:00+0000", t),
+        ("2026-11-22T04:30:00+01:30", t),
+        ("2026-11-22T04:30:00.000+0130", t),
+        ("2026-11-21T19:00:00-0800", t),
+        ("2026-11-22 03:00:00", t),
+        (
+            "2026-11-22 03:00:00.500",
+            t + time::Duration::milliseconds(500),
+        ),
+    ] {
+        let mut f = finding();
+        for path in [
+            &["service", "eventLastSeen"][..],
+            &["service", "eventFirstSeen"],
+            &["updatedAt"],
+            &["createdAt"],
+        ] {
+            set(&mut f, path, json!(form));
+        }
+        let i = one(&f);
+        assert!(
+            i.ignored_fields.is_empty(),
+            "{form}: {:?}",
+            i.ignored_fields
+        );
+        assert_eq!(i.event_last_seen, Some(expected), "{form}");
+        assert_eq!(i.event_first_seen, Some(expected), "{form}");
+        assert_eq!(i.updated_at, Some(expected), "{form}");
+        assert_eq!(i.created_at, Some(expected), "{form}");
+    }
+}
+
+fn set(v: &mut Value, path: &[&str], value: Value) {
+    let (last, sections) = path.split_last().unwrap();
+    let mut cur = v;
+    for key in sections {
+        if !cur[*key].is_object() {
+            cur[*key] = json!({});
+        }
+        cur = &mut cur[*key];
+    }
+    cur[*last] = value;
+}
+
+/// Each optional field, present but unreadable: absent, named, and the principal intact.
+#[test]
+fn each_unreadable_optional_field_is_ignored_and_named() {
+    let base = one(&finding());
+    let cases: &[(&[&str], Value, &str)] = &[
+        (
+            &["service", "eventLastSeen"],
+            json!("last tuesday"),
+            "service.eventLastSeen",
+        ),
+        (
+            &["service", "eventLastSeen"],
+            json!({"at": 1}),
+            "service.eventLastSeen",
+        ),
+        (
+            &["service", "eventFirstSeen"],
+            json!("2026-11-22T03:00:00"),
+            "service.eventFirstSeen",
+        ),
+        (&["updatedAt"], json!([2026, 11, 22]), "updatedAt"),
+        (&["createdAt"], json!(true), "createdAt"),
+        (&["service", "count"], json!("many"), "service.count"),
+        (&["service", "count"], json!(-3), "service.count"),
+        (&["service", "count"], json!(2.5), "service.count"),
+        (&["service", "archived"], json!("maybe"), "service.archived"),
+        (&["severity"], json!("High"), "severity"),
+        (&["severity"], json!({"score": 8}), "severity"),
+        (&["title"], json!({"text": "x"}), "title"),
+        (&["title"], json!("t".repeat(5000)), "title"),
+        (&["id"], json!(["f1"]), "id"),
+        (&["region"], json!({}), "region"),
+        (
+            &["resource", "instanceDetails"],
+            json!("i-0123"),
+            "resource.instanceDetails",
+        ),
+        (
+            &["resource", "instanceDetails", "instanceId"],
+            json!({}),
+            "resource.instanceDetails.instanceId",
+        ),
+        (&["service", "action"], json!(7), "service.action"),
+        (
+            &[
+                "service",
+                "action",
+                "awsApiCallAction",
+                "remoteIpDetails",
+                "ipAddressV4",
+            ],
+            json!([1, 2]),
+            "service.action.awsApiCallAction.remoteIpDetails.ipAddressV4",
+        ),
+        (
+            &["service", "additionalInfo"],
+            json!("sample"),
+            "service.additionalInfo",
+        ),
+        (
+            &["service", "additionalInfo", "sample"],
+            json!(1),
+            "service.additionalInfo.sample",
+        ),
+        (
+            &["service", "additionalInfo", "recentCredentials"],
+            json!({}),
+            "service.additionalInfo.recentCredentials",
+        ),
+        (
+            &["service", "additionalInfo", "recentCredentials"],
+            json!([{"principalId": {}}]),
+            "service.additionalInfo.recentCredentials[0].principalId",
+        ),
+        (
+            &["service", "additionalInfo", "recentCredentials"],
+            json!(["x"]),
+            "service.additionalInfo.recentCredentials[0]",
+        ),
+    ];
+    for (path, value, field) in cases {
+        let mut f = finding();
+        set(&mut f, path, value.clone());
+        let i = one(&f);
+        assert_eq!(i.unreadable, None, "{field}");
+        assert_eq!(i.principal, base.principal, "{field}");
+        assert_eq!(i.finding_type, base.finding_type, "{field}");
+        assert_eq!(i.account, base.account, "{field}");
+        assert_eq!(ignored_fields(&i), [*field], "{field}");
+        let report = &i.ignored_fields[0];
+        assert!(
+            !report.expected.is_empty() && !report.found.is_empty(),
+            "{report:?}"
+        );
+    }
+    // Absent is the safe side: no last activity (never "already covered" by time), not
+    // archived, not a sample, no severity.
+    let mut f = finding();
+    f["service"]["eventLastSeen"] = json!("yesterday-ish");
+    f["service"]["archived"] = json!("maybe");
+    f["severity"] = json!("High");
+    let i = one(&f);
+    assert_eq!(i.event_last_seen, None);
+    assert!(!i.archived);
+    assert_eq!(i.severity, None);
+    assert_eq!(
+        ignored_fields(&i),
+        ["severity", "service.eventLastSeen", "service.archived"]
+    );
+    let found = &i.ignored_fields[1];
+    assert_eq!(found.found, "the string \"yesterday-ish\"");
+}
+
+#[test]
+fn a_whole_section_of_the_wrong_type_is_named_once() {
+    let mut f = finding();
+    f["service"] = json!("GuardDuty");
+    let i = one(&f);
+    assert_eq!(i.unreadable, None);
+    assert_eq!(ignored_fields(&i), ["service"]);
+    assert_eq!(i.principal, one(&finding()).principal);
+}
+
+#[test]
+fn an_unreadable_identity_keeps_id_type_and_account() {
+    for (path, value, field) in [
+        (
+            &["resource", "accessKeyDetails", "principalId"][..],
+            json!({"id": 1}),
+            "resource.accessKeyDetails.principalId",
+        ),
+        (
+            &["resource", "accessKeyDetails", "userType"],
+            json!(["AssumedRole"]),
+            "resource.accessKeyDetails.userType",
+        ),
+        (
+            &["resource", "accessKeyDetails", "accessKeyId"],
+            json!(false),
+            "resource.accessKeyDetails.accessKeyId",
+        ),
+        (
+            &["resource", "accessKeyDetails"],
+            json!("AKIA…"),
+            "resource.accessKeyDetails",
+        ),
+    ] {
+        let mut f = finding();
+        set(&mut f, path, value);
+        let i = one(&f);
+        let err = i.unreadable.as_ref().expect("unreadable");
+        assert_eq!(err.field, field);
+        assert_eq!(i.finding_id.as_deref(), Some("f1"));
+        assert_eq!(
+            i.finding_type.as_deref(),
+            Some("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS")
+        );
+        assert_eq!(i.account.as_deref(), Some("111122223333"));
+        // Nothing of the principal is kept: nothing can act on half of it.
+        assert_eq!(i.principal.name, None, "{field}");
+        assert_eq!(i.principal.principal_id, None, "{field}");
+    }
+    // The type and the account are identity too.
+    let mut f = finding();
+    f["type"] = json!({"name": "x"});
+    assert_eq!(one(&f).unreadable.unwrap().field, "type");
+    let mut f = finding();
+    f["accountId"] = json!(["111122223333"]);
+    let i = one(&f);
+    assert_eq!(i.unreadable.as_ref().unwrap().field, "accountId");
+    assert_eq!(i.finding_id.as_deref(), Some("f1"));
+}
+
+fn envelope(detail_type: &str, detail: Value) -> Value {
+    json!({"version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.guardduty",
+        "account": "444455556666", "region": "us-east-1", "time": "2026-11-22T03:00:00Z", "resources": [], "detail": detail})
+}
+
+#[test]
+fn guardduty_events_that_are_not_findings_are_skipped_with_the_reason() {
+    let cloudtrail = envelope(
+        "AWS API Call via CloudTrail",
+        json!({"eventSource": "guardduty.amazonaws.com", "eventName": "ArchiveFindings"}),
+    );
+    let p = parse_payload(&cloudtrail).unwrap();
+    assert_eq!(p.shape, Shape::EventBridge);
+    let i = p.items[0].as_ref().unwrap();
+    let reason = i.not_a_finding.as_deref().unwrap();
+    assert!(
+        reason.contains("\"AWS API Call via CloudTrail\""),
+        "{reason}"
+    );
+    assert_eq!(i.account.as_deref(), Some("444455556666"));
+    assert_eq!(i.unreadable, None);
+    // A finding event is not.
+    let i = one(&envelope("GuardDuty Finding", finding()));
+    assert_eq!(i.not_a_finding, None);
+}
+
+#[test]
+fn an_odd_envelope_account_or_region_costs_nothing_the_finding_has() {
+    let mut env = envelope("GuardDuty Finding", finding());
+    env["account"] = json!({"id": 1});
+    env["region"] = json!([]);
+    let i = one(&env);
+    assert_eq!(i.unreadable, None);
+    assert_eq!(i.account.as_deref(), Some("111122223333"));
+    // Without the finding's own account, the envelope's is the account: unreadable, it is
+    // identity.
+    env["detail"].as_object_mut().unwrap().remove("accountId");
+    env["detail"].as_object_mut().unwrap().remove("region");
+    let i = one(&env);
+    assert_eq!(
+        i.unreadable.as_ref().unwrap().field,
+        "account (EventBridge envelope)"
+    );
+    assert_eq!(ignored_fields(&i), ["region (EventBridge envelope)"]);
+    env["account"] = json!(444455556666u64);
+    assert_eq!(one(&env).account.as_deref(), Some("444455556666"));
+}
+
+#[test]
+fn no_findings_at_all_is_an_empty_payload_not_an_error() {
+    for (v, shape) in [
+        (json!([]), Shape::FindingArray),
+        (json!({"Findings": []}), Shape::GetFindings),
+        (json!({"findings": []}), Shape::GetFindings),
+    ] {
+        let p = parse_payload(&v).unwrap();
+        assert_eq!(p.shape, shape);
+        assert!(p.items.is_empty());
+    }
+}
+
+fn asff() -> Value {
+    json!({
+        "SchemaVersion": "2018-10-08",
+        "Id": "arn:aws:guardduty:us-east-1:111122223333:detector/d/finding/f1",
+        "ProductArn": "arn:aws:securityhub:us-east-1::product/aws/guardduty",
+        "GeneratorId": "arn:aws:guardduty:us-east-1:111122223333:detector/d",
+        "AwsAccountId": "111122223333",
+        "Types": ["TTPs/Initial Access/UnauthorizedAccess:IAMUser-MaliciousIPCaller"],
+        "Severity": {"Label": "MEDIUM", "Normalized": 50},
+        "Resources": [{"Type": "AwsIamAccessKey", "Id": "AWS::IAM::AccessKey:ASIAEXAMPLEEXAMPLE01",
+            "Details": {"AwsIamAccessKey": {"PrincipalName": "web-app", "PrincipalType": "AssumedRole"}}}]
+    })
+}
+
+#[test]
+fn security_hub_findings_are_refused_naming_the_format() {
+    let event = json!({"version": "0", "id": "e", "detail-type": "Security Hub Findings - Imported",
+        "source": "aws.securityhub", "account": "111122223333", "region": "us-east-1", "detail": {"findings": [asff()]}});
+    for v in [
+        asff(),
+        event,
+        json!({"Findings": [asff(), asff()]}),
+        json!([asff()]),
+    ] {
+        let err = parse_payload(&v).unwrap_err().to_string();
+        assert!(
+            err.contains("Security Hub") && err.contains("ASFF"),
+            "{err}"
+        );
+        assert!(err.contains("not supported yet"), "{err}");
+    }
+    // Among GuardDuty findings, one ASFF item is that item's error only.
+    let p = parse_payload(&json!([finding(), asff()])).unwrap();
+    assert!(p.items[0].is_ok());
+    let err = p.items[1].as_ref().unwrap_err();
+    assert!(err.problem.contains("ASFF"), "{err}");
+    // GuardDuty's own PascalCase output (SchemaVersion "2.0") is not ASFF.
+    let out = json!({"Findings": [{"SchemaVersion": "2.0", "AccountId": "111122223333", "Id": "f2",
+        "Type": "Recon:IAMUser/MaliciousIPCaller", "Resource": {}, "Service": {}}]});
+    assert!(parse_payload(&out).unwrap().items[0].is_ok());
 }

@@ -111,7 +111,9 @@ pub struct Incident {
     pub principal: Principal,
     pub sample: bool,
     pub archived: bool,
+    pub event_first_seen: Option<OffsetDateTime>,
     pub event_last_seen: Option<OffsetDateTime>,
+    pub created_at: Option<OffsetDateTime>,
     pub updated_at: Option<OffsetDateTime>,
     pub count: Option<u64>,
     pub instance_id: Option<String>,
@@ -123,10 +125,80 @@ pub struct Incident {
     pub reason: Option<String>,
     /// From a manual request: the one session (name) to revoke, with `REVOKE_SCOPE=session`.
     pub requested_session: Option<String>,
+    /// Optional fields (used only to decide or to report) that were present but could not be
+    /// read: each is treated as absent, and the report names it and what was found.
+    pub ignored_fields: Vec<UnreadableField>,
+    /// A field that identifies the principal (the finding's type, its account, or
+    /// `resource.accessKeyDetails`) could not be read. Nothing is decided from such an
+    /// incident: triage fails it, naming the field; the rest (id, type, account when readable)
+    /// is kept for the report. The principal is left empty so that nothing can act on half
+    /// of it.
+    pub unreadable: Option<FindingError>,
+    /// The payload item is not a finding at all (an event from GuardDuty of another
+    /// `detail-type`): skipped with this reason.
+    pub not_a_finding: Option<String>,
 }
 
-/// What the payload held: incidents, and the findings in it that could not be read
-/// (the rest are still handled).
+impl Incident {
+    /// An incident with nothing known yet: no principal, no fields.
+    pub fn empty(origin: Origin) -> Self {
+        Self {
+            origin,
+            finding_id: None,
+            finding_type: None,
+            title: None,
+            severity: None,
+            account: None,
+            region: None,
+            principal: Principal {
+                user_type: UserType::Other(String::new()),
+                name: None,
+                principal_id: None,
+                access_key_id: None,
+            },
+            sample: false,
+            archived: false,
+            event_first_seen: None,
+            event_last_seen: None,
+            created_at: None,
+            updated_at: None,
+            count: None,
+            instance_id: None,
+            recent_credentials: Vec::new(),
+            remote_ip: None,
+            dry_run: false,
+            reason: None,
+            requested_session: None,
+            ignored_fields: Vec::new(),
+            unreadable: None,
+            not_a_finding: None,
+        }
+    }
+}
+
+/// An optional field that was present but unreadable, and what was found there (bounded,
+/// never more than a short excerpt of a string).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnreadableField {
+    /// The field's path in the finding (camelCase), e.g. `service.eventLastSeen`.
+    pub field: String,
+    pub expected: String,
+    pub found: String,
+}
+
+impl std::fmt::Display for UnreadableField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: expected {}, found {}",
+            self.field, self.expected, self.found
+        )
+    }
+}
+
+/// What the payload held: incidents, and the items in it that could not be read at all
+/// (not an object, an envelope from another source; the rest are still handled). An empty
+/// `items` is a payload with no findings (`[]`, `{"Findings": []}`): the report says so.
 #[derive(Debug)]
 pub struct Parsed {
     pub shape: Shape,

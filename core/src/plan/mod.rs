@@ -5,17 +5,21 @@ use crate::config::Config;
 use crate::finding_types;
 use crate::model::severity_label;
 use crate::model::{
-    ActionKind, Incident, Origin, PlannedAction, RoleTarget, Step, Triage, UserTarget, UserType,
+    ActionKind, AwsError, FindingError, Incident, Origin, PlannedAction, RoleTarget, Step, Triage,
+    UserTarget, UserType,
 };
 use crate::names;
 
+mod cutoff;
+pub mod manual;
 mod role;
+mod session;
 mod user;
 
-pub use role::{
-    decide_role, effective_scope, new_cutoff, protection, stolen_instance, stolen_sessions,
-    RoleFacts,
-};
+pub use cutoff::new_cutoff;
+pub use manual::{by_hand, unreachable_account, ByHand};
+pub use role::{decide_role, effective_scope, protection, stolen_instance, RoleFacts};
+pub use session::stolen_sessions;
 pub use user::{decide_user, UserFacts};
 
 fn skip(reason: impl Into<String>) -> Triage {
@@ -39,8 +43,39 @@ fn manual(target: &str, reason: impl Into<String>, commands: Vec<String>) -> Tri
     ))
 }
 
+/// A finding whose principal cannot be identified: a failure naming the field, decided before
+/// anything else (nothing about it can be trusted to skip it either).
+fn unreadable(error: &FindingError) -> Triage {
+    Triage::Done(PlannedAction::new(
+        ActionKind::Triage,
+        "incident",
+        Step::Fail {
+            error: AwsError::new(
+                "ReadFinding",
+                "UnreadableFinding",
+                format!(
+                    "{error}: the finding's principal cannot be identified and nothing was done; check the finding and respond by hand"
+                ),
+            ),
+        },
+    ))
+}
+
 /// The first look at an incident: before any AWS call, is it acted on, and against what?
+///
+/// The order: not a finding (skip); principal unreadable (fail); archived, sample, no type
+/// (skip); types known but not revocable (manual: root steps for root, the principal's own
+/// steps otherwise); type not in `FINDING_TYPES`, severity below `MIN_SEVERITY` (skip);
+/// account outside `ALLOWED_ACCOUNTS` (skip); then the principal: a role or a user to act on
+/// (manual instead when the severity is unknown), root, federated and unknown types (manual).
 pub fn triage(incident: &Incident, config: &Config) -> Triage {
+    if let Some(reason) = &incident.not_a_finding {
+        return skip(reason.clone());
+    }
+    if let Some(error) = &incident.unreadable {
+        return unreadable(error);
+    }
+    let mut severity_unknown = false;
     if incident.origin == Origin::Finding {
         if incident.archived {
             return skip("finding is archived (service.archived=true)");
@@ -52,7 +87,7 @@ pub fn triage(incident: &Incident, config: &Config) -> Triage {
             return skip("finding has no type");
         };
         if let Some(why) = finding_types::known_not_revocable(finding_type) {
-            return manual("incident", why, root_steps(incident, finding_type));
+            return not_revocable(incident, config, finding_type, why);
         }
         if !config.acts_on_type(finding_type) {
             return skip(format!(
@@ -61,7 +96,7 @@ pub fn triage(incident: &Incident, config: &Config) -> Triage {
             ));
         }
         match incident.severity {
-            None => return skip("finding has no severity"),
+            None => severity_unknown = true,
             Some(s) if s < config.min_severity => {
                 return skip(format!(
                     "severity {s:.1} ({}) is below MIN_SEVERITY {:.1}",
@@ -80,7 +115,60 @@ pub fn triage(incident: &Incident, config: &Config) -> Triage {
             ));
         }
     }
+    match principal(incident) {
+        Triage::Role(_) | Triage::User(_) if severity_unknown => {
+            severity_unknown_manual(incident, config)
+        }
+        other => other,
+    }
+}
 
+/// A type this tool acts on, a principal it could revoke, but no severity to hold against
+/// `MIN_SEVERITY`: neither dropped nor acted on blindly; a person decides, with the steps.
+fn severity_unknown_manual(incident: &Incident, config: &Config) -> Triage {
+    let why = incident
+        .ignored_fields
+        .iter()
+        .find(|f| f.field == "severity")
+        .map(|f| format!("unreadable: {f}"))
+        .unwrap_or_else(|| "absent".into());
+    let steps = by_hand(incident, config);
+    Triage::Done(PlannedAction::new(
+        steps.kind,
+        steps.target,
+        Step::Manual {
+            reason: format!(
+                "the finding's severity is unknown ({why}): its type is one of FINDING_TYPES but MIN_SEVERITY {:.1} cannot be checked, so nothing was written; check the finding and, if it is genuine, revoke by hand",
+                config.min_severity
+            ),
+            commands: steps.commands,
+        },
+    ))
+}
+
+/// Known types this tool does not answer with a revocation: root's steps for root, the
+/// principal's own steps (user or role) for anything else, never one for the other.
+fn not_revocable(incident: &Incident, config: &Config, finding_type: &str, why: &str) -> Triage {
+    let root_type = finding_type.contains("RootCredentialUsage");
+    if root_type || incident.principal.user_type == UserType::Root {
+        return manual("root", why, manual::root_steps(incident));
+    }
+    let steps = by_hand(incident, config);
+    let mut commands = Vec::new();
+    if matches!(
+        steps.kind,
+        ActionKind::RevokeRoleSessions
+            | ActionKind::RevokeUserSessions
+            | ActionKind::DeactivateAccessKey
+    ) {
+        commands.push("# if these credentials are in the wrong hands:".to_string());
+    }
+    commands.extend(steps.commands);
+    manual("incident", why, commands)
+}
+
+/// The principal the incident names, and whether this tool can act on it.
+fn principal(incident: &Incident) -> Triage {
     let p = &incident.principal;
     match &p.user_type {
         UserType::AssumedRole | UserType::Role => {
@@ -103,20 +191,27 @@ pub fn triage(incident: &Incident, config: &Config) -> Triage {
             }
         }
         UserType::IamUser => match p.name.as_deref() {
-            Some(n) if names::is_valid_user_name(n) && !n.starts_with("GeneratedFinding") => Triage::User(UserTarget {
-                name: n.to_string(),
-                access_key_id: p.access_key_id.clone(),
-            }),
+            Some(n) if names::is_valid_user_name(n) && !n.starts_with("GeneratedFinding") => {
+                Triage::User(UserTarget {
+                    name: n.to_string(),
+                    access_key_id: p.access_key_id.clone(),
+                })
+            }
             _ => skip("the finding names no valid IAM user (resource.accessKeyDetails.userName)"),
         },
-        UserType::Root => manual("root", "root credentials cannot be revoked through the IAM API", root_steps(incident, "")),
-        UserType::FederatedUser => manual(
-            "federated user",
-            "GetFederationToken sessions are denied through the federating IAM user: revoke that user's sessions",
-            vec![
-                "aws cloudtrail lookup-events --lookup-attributes AttributeKey=AccessKeyId,AttributeValue=<access-key-id>".into(),
-            ],
+        UserType::Root => manual(
+            "root",
+            "root credentials cannot be revoked through the IAM API",
+            manual::root_steps(incident),
         ),
+        UserType::FederatedUser => {
+            let steps = by_hand(incident, &Config::default());
+            manual(
+                "federated user",
+                "GetFederationToken sessions are denied through the federating IAM user: revoke that user's sessions",
+                steps.commands,
+            )
+        }
         other => manual(
             "principal",
             format!(
@@ -126,19 +221,6 @@ pub fn triage(incident: &Incident, config: &Config) -> Triage {
             Vec::new(),
         ),
     }
-}
-
-fn root_steps(incident: &Incident, _finding_type: &str) -> Vec<String> {
-    let account = incident
-        .account
-        .as_deref()
-        .filter(|a| names::is_account_id(a))
-        .unwrap_or("<account-id>");
-    vec![
-        format!("Sign in as root of account {account}: change the root password and check the root MFA devices"),
-        "Delete root access keys if any exist: IAM console > Security credentials (root) > Access keys".into(),
-        format!("aws cloudtrail lookup-events --lookup-attributes AttributeKey=Username,AttributeValue=root --region {}", incident.region.as_deref().unwrap_or("<region>")),
-    ]
 }
 
 #[cfg(test)]

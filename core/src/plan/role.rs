@@ -1,12 +1,14 @@
 //! Deciding about a role: protected or not, role-wide or session-scoped, covered already or
 //! not, and whether an instance needs fresh credentials.
 
+use super::cutoff::{covered, cutoff_in_place, new_cutoff};
+use super::session::{invalid_session, session_scoped, stolen_sessions};
 use crate::config::{Config, RevokeScope};
 use crate::finding_types;
 use crate::model::{ActionKind, AwsError, Incident, PlannedAction, RoleInfo, Step, Write};
 use crate::names;
-use crate::policy::{self, PolicyParseError, RevocationPolicy, SessionRevocations};
-use time::{Duration, OffsetDateTime};
+use crate::policy::{self, RevocationPolicy};
+use time::OffsetDateTime;
 /// What IAM says about a role before the decision.
 #[derive(Debug, Clone)]
 pub struct RoleFacts {
@@ -55,10 +57,36 @@ pub fn protection(
     }
 }
 
-/// The cutoff a revocation written now uses: whole seconds, `CUTOFF_MARGIN_SECONDS` ahead.
-pub fn new_cutoff(now: OffsetDateTime, config: &Config) -> OffsetDateTime {
-    let t = now + Duration::seconds(config.cutoff_margin_seconds);
-    t.replace_nanosecond(0).unwrap_or(t)
+/// What a person does for a role this function will not write to.
+fn protected_role_steps(
+    role: &RoleInfo,
+    incident: &Incident,
+    now: OffsetDateTime,
+    config: &Config,
+) -> Vec<String> {
+    let cutoff = names::format_utc(new_cutoff(now, config));
+    let account = incident
+        .account
+        .as_deref()
+        .filter(|a| names::is_account_id(a))
+        .unwrap_or("<account>");
+    if role.path.starts_with("/aws-service-role/") {
+        return vec![
+            format!("In account {account}: service-linked role {} cannot be changed; find what the stolen session did (CloudTrail, by the finding's access key) and contain it at the resources it reached", role.name),
+            "Open an AWS Support case if the service's credentials themselves are exposed".into(),
+        ];
+    }
+    if role.path.starts_with("/aws-reserved/sso.amazonaws.com/") {
+        return vec![
+            format!("In IAM Identity Center: add to the permission set behind role {} an inline policy statement Deny */* with DateLessThan aws:TokenIssueTime {cutoff} and StringEquals aws:userid for the stolen session", role.name),
+            "aws sso-admin provision-permission-set --instance-arn <instance-arn> --permission-set-arn <permission-set-arn> --target-type AWS_ACCOUNT --target-id ".to_string() + account,
+            "Or suspend the user in Identity Center and revoke their active portal sessions".into(),
+        ];
+    }
+    vec![
+        format!("Confirm the finding, then in account {account}: aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://deny.json", role.name, policy::ROLE_POLICY_NAME),
+        format!("deny.json: {}", RevocationPolicy { cutoff: new_cutoff(now, config) }.to_json()),
+    ]
 }
 
 /// The decision for a role whose facts are known.
@@ -70,10 +98,14 @@ pub fn decide_role(
 ) -> Vec<PlannedAction> {
     let role = &facts.role;
     if let Some(reason) = protection(role, &facts.responder_role, config) {
+        // The stolen session is still live: a person must act, so this is never "skipped".
         return vec![PlannedAction::new(
             ActionKind::RevokeRoleSessions,
             &role.name,
-            Step::Skip { reason },
+            Step::Manual {
+                commands: protected_role_steps(role, incident, now, config),
+                reason,
+            },
         )];
     }
     // A failed read must not turn into a write that could lower a cutoff in place.
@@ -85,6 +117,19 @@ pub fn decide_role(
     let mut actions = Vec::new();
     let revoke = match effective_scope(incident, config) {
         RevokeScope::Session => {
+            if let Some(bad) = invalid_session(incident) {
+                return vec![PlannedAction::new(
+                    ActionKind::RevokeSessions,
+                    &role.name,
+                    Step::Fail {
+                        error: AwsError::new(
+                            "ValidateFinding",
+                            "InvalidSessionName",
+                            format!("the stolen session name {bad:?} is not a valid STS role session name ([\\w+=,.@-], 2-64 characters): nothing was written; check the finding (it may be forged) and revoke role-wide by hand if it is genuine"),
+                        ),
+                    },
+                )];
+            }
             let sessions = stolen_sessions(incident, role);
             match &facts.session_policy {
                 Err(error) => return vec![fail(incident, config, role, error)],
@@ -94,28 +139,50 @@ pub fn decide_role(
                     incident,
                     cutoff,
                     Some(join_notes("REVOKE_SCOPE=session but no session of this role is named: revoked role-wide", &facts.note)),
+                    now,
                 ),
                 Ok(existing) => session_scoped(role, role_policy, existing.as_deref(), &sessions, incident, cutoff, now),
             }
         }
-        RevokeScope::Role => role_wide(role, role_policy, incident, cutoff, facts.note.clone()),
+        RevokeScope::Role | RevokeScope::Auto => {
+            role_wide(role, role_policy, incident, cutoff, facts.note.clone(), now)
+        }
     };
-    let revokes = matches!(revoke.step, Step::Write(_) | Step::AlreadyCovered { .. });
+    // The instance gets fresh credentials only after this run writes its deny (not after a
+    // re-delivery that found it covered), and never before the latest cutoff in place.
+    let written_cutoff = match &revoke.step {
+        Step::Write(Write::PutRolePolicy { cutoff, .. }) => Some(*cutoff),
+        _ => None,
+    };
     actions.push(revoke);
-    if revokes && config.reassociate_instance_profile {
-        if let Some(a) = reassociation(incident, role, cutoff) {
+    if let (Some(not_before), true) = (written_cutoff, config.reassociate_instance_profile) {
+        if let Some(a) = reassociation(incident, role, not_before.max(cutoff)) {
             actions.push(a);
         }
     }
     actions
 }
 
-/// The scope for this incident: a manual request naming a session is always session-scoped.
+/// The scope for this incident, `Role` or `Session` (never `Auto`): a manual request naming a
+/// session is always session-scoped; with `Auto`, stolen instance credentials are.
 pub fn effective_scope(incident: &Incident, config: &Config) -> RevokeScope {
     if incident.requested_session.is_some() {
-        RevokeScope::Session
-    } else {
-        config.revoke_scope
+        return RevokeScope::Session;
+    }
+    match config.revoke_scope {
+        RevokeScope::Auto => {
+            let instance_session = incident
+                .principal
+                .session_name()
+                .is_some_and(names::is_instance_id)
+                && incident.principal.role_id().is_some();
+            if instance_session {
+                RevokeScope::Session
+            } else {
+                RevokeScope::Role
+            }
+        }
+        scope => scope,
     }
 }
 
@@ -128,8 +195,8 @@ fn join_notes(a: &str, b: &Option<String>) -> String {
 
 fn fail(incident: &Incident, config: &Config, role: &RoleInfo, error: &AwsError) -> PlannedAction {
     let kind = match effective_scope(incident, config) {
-        RevokeScope::Role => ActionKind::RevokeRoleSessions,
         RevokeScope::Session => ActionKind::RevokeSessions,
+        RevokeScope::Role | RevokeScope::Auto => ActionKind::RevokeRoleSessions,
     };
     PlannedAction::new(
         kind,
@@ -140,20 +207,23 @@ fn fail(incident: &Incident, config: &Config, role: &RoleInfo, error: &AwsError)
     )
 }
 
-fn role_wide(
+pub(super) fn role_wide(
     role: &RoleInfo,
     existing: Option<&str>,
     incident: &Incident,
     cutoff: OffsetDateTime,
-    mut note: Option<String>,
+    note: Option<String>,
+    now: OffsetDateTime,
 ) -> PlannedAction {
-    let previous = cutoff_in_place(existing).unwrap_or_else(|unreadable| {
-        note = Some(unreadable);
-        None
-    });
-    if let Some(step) = covered(previous, incident, cutoff) {
-        return PlannedAction::new(ActionKind::RevokeRoleSessions, &role.name, step);
+    let in_place = cutoff_in_place(existing, policy::ROLE_POLICY_NAME, now);
+    let note = join_opt(note, in_place.note.clone());
+    if !in_place.must_replace {
+        if let Some(step) = covered(in_place.cutoff, incident, cutoff) {
+            return PlannedAction::new(ActionKind::RevokeRoleSessions, &role.name, step);
+        }
     }
+    // A trusted cutoff already later than ours stays: a cutoff never moves back.
+    let cutoff = in_place.cutoff.map_or(cutoff, |c| c.max(cutoff));
     PlannedAction::new(
         ActionKind::RevokeRoleSessions,
         &role.name,
@@ -162,7 +232,7 @@ fn role_wide(
             policy_name: policy::ROLE_POLICY_NAME,
             document: RevocationPolicy { cutoff }.to_json(),
             cutoff,
-            previous_cutoff: previous,
+            previous_cutoff: in_place.cutoff,
             note,
             sessions: Vec::new(),
             fallback: None,
@@ -170,161 +240,11 @@ fn role_wide(
     )
 }
 
-/// The role-wide cutoff in an existing `AWSRevokeOlderSessions` (role or user), or, when the
-/// document cannot be read, the note saying it is replaced.
-pub(super) fn cutoff_in_place(existing: Option<&str>) -> Result<Option<OffsetDateTime>, String> {
-    match existing.map(RevocationPolicy::latest_cutoff) {
-        None => Ok(None),
-        Some(Ok(cutoff)) => Ok(cutoff),
-        Some(Err(PolicyParseError(e))) => Err(format!(
-            "the existing {} was unreadable ({e}) and is replaced",
-            policy::ROLE_POLICY_NAME
-        )),
+fn join_opt(a: Option<String>, b: Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
     }
-}
-
-/// "Already covered": the cutoff in place is later than the finding's last activity (every
-/// token it saw is denied), or later than the cutoff we would write now.
-pub(super) fn covered(
-    previous: Option<OffsetDateTime>,
-    incident: &Incident,
-    cutoff: OffsetDateTime,
-) -> Option<Step> {
-    let previous = previous?;
-    if let Some(seen) = incident.event_last_seen.filter(|seen| previous > *seen) {
-        return Some(Step::AlreadyCovered {
-            cutoff: previous,
-            reason: format!(
-                "cutoff {} is later than the finding's last activity {}: the tokens it saw are already denied",
-                names::format_utc(previous),
-                names::format_utc(seen)
-            ),
-        });
-    }
-    (previous >= cutoff).then(|| Step::AlreadyCovered {
-        cutoff: previous,
-        reason: format!(
-            "cutoff {} already in place is not earlier than a new one",
-            names::format_utc(previous)
-        ),
-    })
-}
-
-/// `aws:userid` values of the stolen sessions of this role: the finding's principal, every
-/// `recentCredentials` entry of the same role, and a session named in a manual request.
-/// The RoleId is the role's current one or the finding's own (the value the stolen
-/// token's `aws:userid` carries).
-pub fn stolen_sessions(incident: &Incident, role: &RoleInfo) -> Vec<String> {
-    let finding_role_id = incident.principal.role_id();
-    let same_role = |rid: &str| rid == role.role_id || Some(rid) == finding_role_id;
-    let requested = incident
-        .requested_session
-        .as_ref()
-        .map(|s| format!("{}:{s}", role.role_id));
-    let mut ids: Vec<String> = std::iter::once(incident.principal.principal_id.as_deref())
-        .chain(
-            incident
-                .recent_credentials
-                .iter()
-                .map(|c| c.principal_id.as_deref()),
-        )
-        .flatten()
-        .filter(|id| id.len() <= 200)
-        .filter(|id| {
-            id.split_once(':')
-                .is_some_and(|(rid, session)| same_role(rid) && !session.is_empty())
-        })
-        .map(str::to_string)
-        .chain(requested)
-        .collect();
-    ids.sort();
-    ids.dedup();
-    ids
-}
-
-fn session_scoped(
-    role: &RoleInfo,
-    role_policy: Option<&str>,
-    existing: Option<&str>,
-    sessions: &[String],
-    incident: &Incident,
-    cutoff: OffsetDateTime,
-    now: OffsetDateTime,
-) -> PlannedAction {
-    let mut note = None;
-    let mut merged = match existing.map(SessionRevocations::from_document) {
-        None => SessionRevocations::default(),
-        Some(Ok(s)) => s,
-        Some(Err(e)) => {
-            note = Some(format!(
-                "the existing {} was unreadable ({e}) and is replaced",
-                policy::SESSION_POLICY_NAME
-            ));
-            SessionRevocations::default()
-        }
-    };
-    let previous = sessions
-        .iter()
-        .filter_map(|s| merged.sessions.get(s))
-        .max()
-        .copied();
-    let summary = merged.merge(
-        sessions,
-        cutoff,
-        incident.event_last_seen,
-        now,
-        policy::MAX_ROLE_SESSION,
-    );
-    if summary.added.is_empty() && summary.moved_forward.is_empty() {
-        return PlannedAction::new(
-            ActionKind::RevokeSessions,
-            &role.name,
-            Step::AlreadyCovered {
-                cutoff: previous.unwrap_or(cutoff),
-                reason: format!(
-                    "every named session ({}) is already denied up to its last activity",
-                    sessions.len()
-                ),
-            },
-        );
-    }
-    let document = merged.to_json();
-    if policy::policy_size(&document) > policy::INLINE_POLICY_BUDGET {
-        return role_wide(role, role_policy, incident, cutoff, Some(format!(
-            "{} sessions would exceed the role's inline policy budget ({} characters): revoked role-wide instead",
-            merged.sessions.len(),
-            policy::INLINE_POLICY_BUDGET
-        )));
-    }
-    let mut described = vec![format!("sessions: {}", sessions.join(", "))];
-    if !summary.pruned.is_empty() {
-        described.push(format!(
-            "pruned {} expired statement(s)",
-            summary.pruned.len()
-        ));
-    }
-    described.extend(note);
-    let fallback = match role_wide(role, role_policy, incident, cutoff, Some(format!(
-        "IAM refused the per-session policy (role inline policy budget of {} characters): revoked role-wide instead",
-        policy::INLINE_POLICY_BUDGET
-    ))) {
-        PlannedAction { step: Step::Write(w), .. } => Some(Box::new(w)),
-        _ => None,
-    };
-    PlannedAction::new(
-        ActionKind::RevokeSessions,
-        &role.name,
-        Step::Write(Write::PutRolePolicy {
-            role: role.name.clone(),
-            policy_name: policy::SESSION_POLICY_NAME,
-            document,
-            cutoff,
-            previous_cutoff: previous,
-            note: Some(described.join("; ")),
-            sessions: sessions.to_vec(),
-            fallback,
-        }),
-    )
 }
 
 /// The instance whose profile credentials were stolen: the session name when it is an

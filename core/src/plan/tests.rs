@@ -25,6 +25,51 @@ fn finding(finding_type: &str, severity: f64) -> Incident {
     }))
 }
 
+/// The tests below that speak of role-wide revocation of an instance's stolen session set
+/// `REVOKE_SCOPE=role`: the default (`auto`) scopes instance sessions to the session.
+fn role_scope() -> Config {
+    config(&[("REVOKE_SCOPE", "role")])
+}
+
+#[test]
+fn instance_sessions_default_to_session_scope_and_others_to_role_scope() {
+    let c = Config::default();
+    let i = finding(
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        8.0,
+    );
+    assert_eq!(effective_scope(&i, &c), crate::config::RevokeScope::Session);
+    let actions = decide_role(&i, &facts(role("/"), None), &c, NOW);
+    assert_eq!(actions[0].kind, ActionKind::RevokeSessions);
+    let mut other = finding(
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        8.0,
+    );
+    other.principal.principal_id = Some("AROAEXAMPLEROLEID0001:deploy-pipeline".into());
+    assert_eq!(
+        effective_scope(&other, &c),
+        crate::config::RevokeScope::Role
+    );
+}
+
+#[test]
+fn an_invalid_session_name_is_refused_and_never_written() {
+    for bad in ["a*", "${aws:username}", "x", "q\"uote", &"s".repeat(65)] {
+        let mut i = finding(
+            "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+            8.0,
+        );
+        i.principal.principal_id = Some(format!("AROAEXAMPLEROLEID0001:{bad}"));
+        let c = config(&[("REVOKE_SCOPE", "session")]);
+        let actions = decide_role(&i, &facts(role("/"), None), &c, NOW);
+        assert_eq!(actions.len(), 1, "{bad}");
+        match &actions[0].step {
+            Step::Fail { error } => assert_eq!(error.code, "InvalidSessionName", "{bad}"),
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+}
+
 fn config(pairs: &[(&str, &str)]) -> Config {
     Config::from_vars(
         &pairs
@@ -68,7 +113,7 @@ fn skip_reason(t: Triage) -> String {
 
 #[test]
 fn triage_acts_on_credential_findings_at_or_above_the_minimum() {
-    let c = Config::default();
+    let c = role_scope();
     assert_eq!(
         triage(&finding(EXFIL, 8.0), &c),
         Triage::Role(RoleTarget {
@@ -93,7 +138,7 @@ fn triage_acts_on_credential_findings_at_or_above_the_minimum() {
 
 #[test]
 fn triage_skips_samples_archived_and_placeholders() {
-    let c = Config::default();
+    let c = role_scope();
     let mut i = finding(EXFIL, 8.0);
     i.sample = true;
     assert!(skip_reason(triage(&i, &c)).contains("ALLOW_SAMPLE_FINDINGS"));
@@ -108,7 +153,7 @@ fn triage_skips_samples_archived_and_placeholders() {
 
 #[test]
 fn triage_sends_root_and_unknown_principals_to_manual_action() {
-    let c = Config::default();
+    let c = role_scope();
     let mut i = finding(EXFIL, 8.0);
     i.principal = Principal {
         user_type: UserType::Root,
@@ -162,7 +207,7 @@ fn write_of(actions: &[PlannedAction]) -> &Write {
 #[test]
 fn revokes_with_a_cutoff_margin_ahead_of_now() {
     let i = finding(EXFIL, 8.0);
-    let actions = decide_role(&i, &facts(role("/"), None), &Config::default(), NOW);
+    let actions = decide_role(&i, &facts(role("/"), None), &role_scope(), NOW);
     match write_of(&actions) {
         Write::PutRolePolicy {
             policy_name,
@@ -191,7 +236,7 @@ fn repeated_delivery_is_already_covered_and_later_activity_moves_forward() {
     let actions = decide_role(
         &i,
         &facts(role("/"), Some(existing.clone())),
-        &Config::default(),
+        &role_scope(),
         NOW,
     );
     assert!(
@@ -204,7 +249,7 @@ fn repeated_delivery_is_already_covered_and_later_activity_moves_forward() {
     let actions = decide_role(
         &later,
         &facts(role("/"), Some(existing)),
-        &Config::default(),
+        &role_scope(),
         NOW,
     );
     match write_of(&actions) {
@@ -230,41 +275,42 @@ fn never_moves_a_cutoff_backwards() {
         cutoff: datetime!(2026-11-22 03:05:00 UTC),
     }
     .to_json();
-    let actions = decide_role(&i, &facts(role("/"), Some(ahead)), &Config::default(), NOW);
+    let actions = decide_role(&i, &facts(role("/"), Some(ahead)), &role_scope(), NOW);
     assert!(
         matches!(actions[0].step, Step::AlreadyCovered { cutoff, .. } if cutoff == datetime!(2026-11-22 03:05:00 UTC))
     );
 }
 
 #[test]
-fn protected_roles_are_never_revoked() {
+fn protected_roles_are_never_revoked_and_need_a_person() {
     let i = finding(EXFIL, 8.0);
     let c = config(&[("PROTECTED_ROLES", "web-*")]);
+    // The stolen session is still live: manual action with steps, never "skipped".
     let skip = |actions: Vec<PlannedAction>| match &actions[0].step {
-        Step::Skip { reason } => reason.clone(),
+        Step::Manual { reason, commands } if !commands.is_empty() => reason.clone(),
         other => panic!("{other:?}"),
     };
     assert!(skip(decide_role(
         &i,
         &facts(role("/aws-service-role/"), None),
-        &Config::default(),
+        &role_scope(),
         NOW
     ))
     .contains("service-linked"));
     assert!(skip(decide_role(
         &i,
         &facts(role("/aws-reserved/sso.amazonaws.com/"), None),
-        &Config::default(),
+        &role_scope(),
         NOW
     ))
     .contains("Identity Center"));
     assert!(skip(decide_role(&i, &facts(role("/"), None), &c, NOW)).contains("PROTECTED_ROLES"));
     let mut own = facts(role("/"), None);
     own.responder_role = Ok(Some("web-app".into()));
-    assert!(skip(decide_role(&i, &own, &Config::default(), NOW)).contains("own role"));
+    assert!(skip(decide_role(&i, &own, &role_scope(), NOW)).contains("own role"));
     let mut unknown = facts(role("/"), None);
     unknown.responder_role = Err("GetCallerIdentity failed".into());
-    assert!(skip(decide_role(&i, &unknown, &Config::default(), NOW)).contains("RESPONDER_ROLE_ARN"));
+    assert!(skip(decide_role(&i, &unknown, &role_scope(), NOW)).contains("RESPONDER_ROLE_ARN"));
 }
 
 #[test]
@@ -276,7 +322,7 @@ fn a_failed_policy_read_is_a_failure_not_a_blind_write() {
         "Throttling",
         "Rate exceeded",
     ));
-    let actions = decide_role(&i, &f, &Config::default(), NOW);
+    let actions = decide_role(&i, &f, &role_scope(), NOW);
     assert!(matches!(&actions[0].step, Step::Fail { error } if error.code == "Throttling"));
 }
 
@@ -420,13 +466,7 @@ fn user_keys_deactivate_exactly_the_named_key() {
         ("AKIAEXAMPLEOTHERKEY1", "Active"),
         ("AKIAEXAMPLESTOLENKEY", "Active"),
     ]);
-    let actions = decide_user(
-        &i,
-        &target("AKIAEXAMPLESTOLENKEY"),
-        &f,
-        &Config::default(),
-        NOW,
-    );
+    let actions = decide_user(&i, &target("AKIAEXAMPLESTOLENKEY"), &f, &role_scope(), NOW);
     assert_eq!(
         write_of(&actions),
         &Write::DeactivateAccessKey {
@@ -435,28 +475,49 @@ fn user_keys_deactivate_exactly_the_named_key() {
         }
     );
     let f = user_facts(&[("AKIAEXAMPLESTOLENKEY", "Inactive")]);
-    let actions = decide_user(
-        &i,
-        &target("AKIAEXAMPLESTOLENKEY"),
-        &f,
-        &Config::default(),
-        NOW,
-    );
+    let actions = decide_user(&i, &target("AKIAEXAMPLESTOLENKEY"), &f, &role_scope(), NOW);
     assert!(matches!(actions[0].step, Step::AlreadyCovered { .. }));
-    let actions = decide_user(
-        &i,
-        &target("AKIAEXAMPLEUNKNOWN01"),
-        &f,
-        &Config::default(),
-        NOW,
-    );
+    let actions = decide_user(&i, &target("AKIAEXAMPLEUNKNOWN01"), &f, &role_scope(), NOW);
     assert!(matches!(&actions[0].step, Step::Fail { error } if error.code == "NoSuchEntity"));
-    let actions = decide_user(
-        &i,
-        &target("ASIAEXAMPLETEMPKEY01"),
-        &f,
-        &Config::default(),
-        NOW,
-    );
+    let actions = decide_user(&i, &target("ASIAEXAMPLETEMPKEY01"), &f, &role_scope(), NOW);
     assert!(matches!(write_of(&actions), Write::PutUserPolicy { .. }));
+}
+
+#[test]
+fn a_long_term_key_is_deactivated_and_the_sessions_minted_from_it_denied() {
+    let i = finding(EXFIL, 8.0);
+    // IAM says which keys are long-term: the prefix is only a hint (emulators and future
+    // formats differ), so a listed key with any prefix is deactivated.
+    for key in ["AKIAEXAMPLESTOLENKEY", "FKIAexamplestolenkey"] {
+        let f = user_facts(&[(key, "Active")]);
+        let target = UserTarget {
+            name: "ci-bot".into(),
+            access_key_id: Some(key.into()),
+        };
+        let actions = decide_user(&i, &target, &f, &role_scope(), NOW);
+        assert_eq!(actions.len(), 2, "{actions:?}");
+        assert_eq!(actions[0].kind, ActionKind::DeactivateAccessKey);
+        assert!(
+            matches!(&actions[0].step, Step::Write(Write::DeactivateAccessKey { access_key_id, .. }) if access_key_id == key)
+        );
+        assert_eq!(actions[1].kind, ActionKind::RevokeUserSessions);
+        match &actions[1].step {
+            Step::Write(Write::PutUserPolicy {
+                document, cutoff, ..
+            }) => {
+                assert_eq!(*cutoff, NOW + Duration::seconds(30));
+                assert_eq!(document, &RevocationPolicy { cutoff: *cutoff }.to_json());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // A key IAM does not list for the user is a temporary one, whatever its prefix.
+    let f = user_facts(&[("AKIAEXAMPLEOTHERKEY1", "Active")]);
+    let target = UserTarget {
+        name: "ci-bot".into(),
+        access_key_id: Some("FSIAexampletempkey01".into()),
+    };
+    let actions = decide_user(&i, &target, &f, &role_scope(), NOW);
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].kind, ActionKind::RevokeUserSessions);
 }

@@ -1,6 +1,6 @@
 //! Deciding about an IAM user: the stolen long-term key, and the user's temporary sessions.
 
-use super::role::{covered, cutoff_in_place, new_cutoff};
+use super::cutoff::{covered, cutoff_in_place, new_cutoff};
 use crate::config::Config;
 use crate::model::{ActionKind, AwsError, Incident, PlannedAction, Step, UserTarget, Write};
 use crate::names;
@@ -35,7 +35,16 @@ pub fn decide_user(
             },
         )];
     };
-    if names::is_unique_id(key, "AKIA") {
+    // Long-term or temporary is IAM's answer, not the prefix's: a key listed among the user's
+    // access keys is long-term. The prefix (AKIA/ASIA) is only a hint, used when IAM's list
+    // could not be read.
+    let listed = facts
+        .keys
+        .as_ref()
+        .ok()
+        .map(|keys| keys.iter().any(|k| k.access_key_id == key));
+    let long_term = listed == Some(true) || names::is_unique_id(key, "AKIA");
+    if long_term {
         let keys = match &facts.keys {
             Ok(keys) => keys,
             Err(error) => {
@@ -65,55 +74,71 @@ pub fn decide_user(
                 access_key_id: key.to_string(),
             }),
         };
-        return vec![PlannedAction::new(
+        // Deactivating the key does not end the sessions minted from it (GetSessionToken,
+        // GetFederationToken: up to 36 h): the user's deny refuses those too.
+        let mut actions = vec![PlannedAction::new(
             ActionKind::DeactivateAccessKey,
             key,
             step,
         )];
+        actions.push(user_sessions(incident, facts, config, now,
+            "sessions minted from the stolen key before it was deactivated (GetSessionToken, GetFederationToken) last up to 36 h; the deny refuses every one issued before the cutoff"));
+        return actions;
     }
-    if names::is_unique_id(key, "ASIA") {
-        let existing = match &facts.user_policy {
-            Ok(doc) => doc.as_deref(),
-            Err(error) => {
-                return vec![PlannedAction::new(
-                    ActionKind::RevokeUserSessions,
-                    user,
-                    Step::Fail {
-                        error: error.clone(),
-                    },
-                )]
-            }
-        };
-        let cutoff = new_cutoff(now, config);
-        let mut note = Some("user sessions (GetSessionToken) last up to 36 h; the deny covers every one issued before the cutoff".to_string());
-        let previous = cutoff_in_place(existing).unwrap_or_else(|unreadable| {
-            note = Some(unreadable);
-            None
-        });
-        let step = covered(previous, incident, cutoff).unwrap_or_else(|| {
-            Step::Write(Write::PutUserPolicy {
-                user: user.clone(),
-                policy_name: policy::ROLE_POLICY_NAME,
-                document: RevocationPolicy { cutoff }.to_json(),
-                cutoff,
-                previous_cutoff: previous,
-                note,
-            })
-        });
-        return vec![PlannedAction::new(
-            ActionKind::RevokeUserSessions,
-            user,
-            step,
-        )];
+    if listed == Some(false) || names::is_unique_id(key, "ASIA") {
+        return vec![user_sessions(incident, facts, config, now,
+            "user sessions (GetSessionToken) last up to 36 h; the deny covers every one issued before the cutoff")];
     }
     vec![PlannedAction::new(
         ActionKind::DeactivateAccessKey,
         user,
         Step::Skip {
             reason: format!(
-                "access key id {:?} is neither a long-term (AKIA…) nor a temporary (ASIA…) key",
+                "access key id {:?} is neither one of the user's keys nor a temporary (ASIA…) key",
                 crate::text::safe_text(key, 40)
             ),
         },
     )]
+}
+
+/// The user's `AWSRevokeOlderSessions`: denies the user's temporary sessions issued before the
+/// cutoff (long-term keys carry no `aws:TokenIssueTime` and are not touched by it).
+fn user_sessions(
+    incident: &Incident,
+    facts: &UserFacts,
+    config: &Config,
+    now: OffsetDateTime,
+    why: &str,
+) -> PlannedAction {
+    let user = &facts.user.name;
+    let existing = match &facts.user_policy {
+        Ok(doc) => doc.as_deref(),
+        Err(error) => {
+            return PlannedAction::new(
+                ActionKind::RevokeUserSessions,
+                user,
+                Step::Fail {
+                    error: error.clone(),
+                },
+            )
+        }
+    };
+    let cutoff = new_cutoff(now, config);
+    let in_place = cutoff_in_place(existing, policy::ROLE_POLICY_NAME, now);
+    let note = Some(in_place.note.clone().unwrap_or_else(|| why.to_string()));
+    let covered_step = (!in_place.must_replace)
+        .then(|| covered(in_place.cutoff, incident, cutoff))
+        .flatten();
+    let cutoff = in_place.cutoff.map_or(cutoff, |c| c.max(cutoff));
+    let step = covered_step.unwrap_or_else(|| {
+        Step::Write(Write::PutUserPolicy {
+            user: user.clone(),
+            policy_name: policy::ROLE_POLICY_NAME,
+            document: RevocationPolicy { cutoff }.to_json(),
+            cutoff,
+            previous_cutoff: in_place.cutoff,
+            note,
+        })
+    });
+    PlannedAction::new(ActionKind::RevokeUserSessions, user, step)
 }

@@ -1,5 +1,6 @@
 //! One incident's part of the report: who, what, the actions and what a person does next.
 
+use crate::model::incident::UnreadableField;
 use crate::model::{
     severity_label, ActionKind, ActionOutcome, FindingError, Incident, Origin, Outcome, Status,
 };
@@ -26,10 +27,16 @@ pub struct IncidentReport {
     pub account: Option<String>,
     pub region: Option<String>,
     pub principal: PrincipalReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_first_seen: Option<String>,
     pub event_last_seen: Option<String>,
     pub count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Optional fields present but unreadable, treated as absent (the decision did not use
+    /// them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored_fields: Vec<UnreadableField>,
     pub outcome: Outcome,
     pub actions: Vec<ActionOutcome>,
     pub next_steps: Vec<String>,
@@ -53,9 +60,11 @@ impl IncidentReport {
                 principal_id: p.principal_id.as_deref().map(|s| safe_text(s, 200)),
                 access_key_id: p.access_key_id.as_deref().map(|s| safe_text(s, 128)),
             },
+            event_first_seen: incident.event_first_seen.map(format_utc),
             event_last_seen: incident.event_last_seen.map(format_utc),
             count: incident.count,
             reason: incident.reason.clone(),
+            ignored_fields: incident.ignored_fields.clone(),
             outcome: Outcome::Skipped,
             actions,
             next_steps: Vec::new(),
@@ -65,7 +74,9 @@ impl IncidentReport {
         report
     }
 
-    /// A payload item that could not be read at all.
+    /// A payload item with nothing readable at all (not an object, an envelope from another
+    /// source). A finding whose principal alone is unreadable is an incident (`new`), which
+    /// keeps its id, type and account.
     pub fn unreadable(index: usize, error: &FindingError) -> Self {
         let action = ActionOutcome::new(
             ActionKind::Triage,
@@ -88,9 +99,11 @@ impl IncidentReport {
                 principal_id: None,
                 access_key_id: None,
             },
+            event_first_seen: None,
             event_last_seen: None,
             count: None,
             reason: None,
+            ignored_fields: Vec::new(),
             outcome: Outcome::Failed,
             actions: vec![action],
             next_steps: Vec::new(),
@@ -166,7 +179,8 @@ fn next_steps(incident: &Incident, report: &IncidentReport) -> Vec<String> {
                     re-run `aws sso login` or the role assumption, delete cached CLI credentials (~/.aws/cli/cache/*.json, ~/.aws/sso/cache/), \
                     and restart services that cache tokens".to_string());
                 steps.push(format!(
-                    "Undo when safe: aws iam delete-role-policy --role-name {target} --policy-name {}",
+                    "{}: aws iam delete-role-policy --role-name {target} --policy-name {}",
+                    safe_to_delete(a.cutoff.as_deref(), crate::policy::MAX_ROLE_SESSION, "role session"),
                     a.policy_name.unwrap_or(crate::policy::ROLE_POLICY_NAME)
                 ));
             }
@@ -189,7 +203,8 @@ fn next_steps(incident: &Incident, report: &IncidentReport) -> Vec<String> {
                 ));
             }
             ActionKind::RevokeUserSessions => steps.push(format!(
-                "Undo when safe: aws iam delete-user-policy --user-name {target} --policy-name {}",
+                "{}: aws iam delete-user-policy --user-name {target} --policy-name {}",
+                safe_to_delete(a.cutoff.as_deref(), crate::policy::MAX_USER_SESSION, "user session (GetSessionToken)"),
                 a.policy_name.unwrap_or(crate::policy::ROLE_POLICY_NAME)
             )),
             ActionKind::ReassociateInstanceProfile => steps.push(format!(
@@ -201,4 +216,23 @@ fn next_steps(incident: &Incident, report: &IncidentReport) -> Vec<String> {
     }
     steps.dedup();
     steps
+}
+
+/// When deleting a deny is safe: it only refuses tokens issued before its cutoff, and every
+/// such token has expired once the longest session has passed after it (12 h for a role, or
+/// the role's shorter MaxSessionDuration; 36 h for a user's sessions). Until then, deleting it
+/// gives the stolen tokens back.
+fn safe_to_delete(cutoff: Option<&str>, longest: time::Duration, what: &str) -> String {
+    match cutoff.and_then(crate::names::parse_utc) {
+        Some(c) => format!(
+            "The deny only refuses tokens issued before {}; it can be deleted safely from {} on (the longest {what} is {} h; for a session policy, use its latest cutoff), not before: deleting it earlier gives the stolen tokens back",
+            format_utc(c),
+            format_utc(c + longest),
+            longest.whole_hours()
+        ),
+        None => format!(
+            "Delete the deny only once the longest {what} ({} h) has passed after its cutoff: earlier, the stolen tokens work again",
+            longest.whole_hours()
+        ),
+    }
 }

@@ -13,6 +13,9 @@ mod text;
 pub use incident::{IncidentReport, PrincipalReport};
 use text::principal_kind;
 
+/// The headline of a payload that holds no findings (`[]`, `{"Findings": []}`).
+pub const NO_FINDINGS: &str = "NO ACTION: no findings in the payload";
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub summary: String,
@@ -67,6 +70,7 @@ impl Report {
             n => format!("NOT STARTED (time ran out): {n} finding(s)"),
         };
         let handled = match self.incidents.as_slice() {
+            [] if not_started.is_empty() => return NO_FINDINGS.to_string(),
             [] => return not_started,
             [one] => Self::one_line(one, one.outcome),
             many => {

@@ -206,3 +206,21 @@ fn a_stranded_instance_comes_first() {
         .to_text()
         .starts_with("INSTANCE i-0123456789abcdef0 HAS NO INSTANCE PROFILE"));
 }
+
+#[test]
+fn the_undo_advice_says_when_deleting_the_deny_is_safe() {
+    let i = incident("UnauthorizedAccess:IAMUser/MaliciousIPCaller", "web-app");
+    let mut a = revoked("web-app");
+    a.cutoff = Some("2026-11-22T03:00:30Z".into());
+    let r = IncidentReport::new(&i, vec![a]);
+    let undo = r
+        .next_steps
+        .iter()
+        .find(|s| s.contains("delete-role-policy"))
+        .expect("an undo step");
+    assert!(
+        undo.contains("from 2026-11-22T15:00:30Z on"),
+        "cutoff + 12 h, the longest role session: {undo}"
+    );
+    assert!(undo.contains("not before"), "{undo}");
+}

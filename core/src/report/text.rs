@@ -12,6 +12,9 @@ impl Report {
         if self.dry_run {
             out.push_str("DRY RUN: nothing was written.\n");
         }
+        if self.incidents.is_empty() && self.not_started.is_empty() {
+            out.push_str("\nThe payload holds no findings: nothing to do.\n");
+        }
         for (n, i) in self.incidents.iter().enumerate() {
             out.push('\n');
             if self.incidents.len() > 1 {
@@ -77,13 +80,22 @@ impl Report {
                         .unwrap_or_default()
                 )),
             );
+            let seen: Vec<String> = [("first", &i.event_first_seen), ("last", &i.event_last_seen)]
+                .into_iter()
+                .filter_map(|(which, t)| t.as_ref().map(|t| format!("{which} seen {t}")))
+                .collect();
             line(
                 &mut out,
                 "Activity",
-                i.event_last_seen
-                    .clone()
-                    .map(|t| format!("last seen {t}, count {}", i.count.unwrap_or(1))),
+                (!seen.is_empty())
+                    .then(|| format!("{}, count {}", seen.join(", "), i.count.unwrap_or(1))),
             );
+            if !i.ignored_fields.is_empty() {
+                out.push_str("Ignored    (present but unreadable, treated as absent)\n");
+                for f in &i.ignored_fields {
+                    out.push_str(&format!("  - {f}\n"));
+                }
+            }
             out.push_str("Actions\n");
             for a in &i.actions {
                 out.push_str(&format!(

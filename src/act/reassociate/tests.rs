@@ -1,7 +1,7 @@
 //! Unit tests of the re-association: ordering against the cutoff, retries, the stranded case.
 
 #[cfg(test)]
-mod tests {
+mod basics {
     use crate::act::reassociate::*;
     use time::macros::datetime;
 

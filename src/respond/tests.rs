@@ -1,0 +1,251 @@
+//! Orchestration unit tests on the in-memory account with injected failures: partial
+//! failures, retries across invocations, a failure after the deny, time running out.
+//! Fakes, not integration: the emulator tests and the drills cover the real APIs.
+
+use super::*;
+use crate::clock::SystemClock;
+use crate::model::{KeyStatus, Outcome};
+use crate::testing::{MemoryAccount, MemoryAccounts};
+use serde_json::json;
+use std::collections::HashMap;
+
+const OWN: &str = "123456789012";
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:session-revoker";
+
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("SNS_TOPIC_ARN".to_string(), TOPIC.to_string()),
+        ("CUTOFF_MARGIN_SECONDS".to_string(), "1".to_string()),
+    ]);
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Config::from_vars(&vars).unwrap()
+}
+
+fn responder(account: &Arc<MemoryAccount>, accounts: MemoryAccounts, config: Config) -> Responder {
+    Responder {
+        config,
+        clock: Arc::new(SystemClock),
+        accounts: Arc::new(accounts),
+        notifier: Some(account.clone()),
+    }
+}
+
+fn own_account() -> Arc<MemoryAccount> {
+    let a = MemoryAccount::new(OWN);
+    a.add_role("app-deployer", "/");
+    a.add_role("session-revoker", "/");
+    a
+}
+
+/// The sample EventBridge event, the same file `cargo lambda invoke` sends.
+fn event() -> Value {
+    serde_json::from_str(include_str!("../../events/assumed-role-event.json")).unwrap()
+}
+
+fn user_event() -> Value {
+    serde_json::from_str(include_str!("../../events/iam-user-key-event.json")).unwrap()
+}
+
+#[tokio::test]
+async fn a_finding_is_contained_reported_and_published() {
+    let a = own_account();
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Revoked);
+    let doc = a
+        .role_policy("app-deployer", policy::ROLE_POLICY_NAME)
+        .unwrap();
+    assert!(policy::read_revocations(&doc).unwrap().is_exact());
+    assert_eq!(a.published().len(), 1);
+    assert_eq!(report.published.as_deref(), Some("message-1"));
+    assert!(a
+        .role_policy("session-revoker", policy::ROLE_POLICY_NAME)
+        .is_none());
+}
+
+#[tokio::test]
+async fn throttling_beyond_the_retries_fails_the_invocation_and_a_retry_finishes() {
+    let a = own_account();
+    a.faults.fail_nth("PutRolePolicy", 1, "Throttling");
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let err = r.respond(&event(), Budget::UNLIMITED).await.unwrap_err();
+    assert!(err.to_string().contains("retryable"), "{err}");
+    // The report still went out: the failure is visible in SNS, not only in Lambda's metrics.
+    assert_eq!(a.published().len(), 1);
+    assert!(a
+        .role_policy("app-deployer", policy::ROLE_POLICY_NAME)
+        .is_none());
+    // Lambda re-sends the event: the second invocation contains it.
+    let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Revoked);
+    assert!(a
+        .role_policy("app-deployer", policy::ROLE_POLICY_NAME)
+        .is_some());
+}
+
+#[tokio::test]
+async fn a_non_retryable_failure_is_not_contained_and_fails_the_invocation() {
+    let a = own_account();
+    a.faults.fail_always("PutRolePolicy", "AccessDenied");
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let err = r.respond(&event(), Budget::UNLIMITED).await.unwrap_err();
+    assert_eq!(err.error_type(), "ActionsFailed");
+    assert!(err.to_string().contains("not contained"), "{err}");
+    assert_eq!(
+        a.published().len(),
+        1,
+        "the report is published before failing"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_publish_keeps_the_deny_already_written() {
+    let a = own_account();
+    a.faults.fail_always("Publish", "InternalError");
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let err = r.respond(&event(), Budget::UNLIMITED).await.unwrap_err();
+    assert_eq!(err.error_type(), "ReportNotPublished");
+    assert!(a
+        .role_policy("app-deployer", policy::ROLE_POLICY_NAME)
+        .is_some());
+    // The order on the critical path: read, deny, then everything else.
+    let log = a.faults.log();
+    let put = log.iter().position(|op| *op == "PutRolePolicy").unwrap();
+    let publish = log.iter().position(|op| *op == "Publish").unwrap();
+    assert!(put < publish, "{log:?}");
+}
+
+#[tokio::test]
+async fn time_running_out_starts_nothing_and_fails_the_invocation() {
+    let a = own_account();
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let budget = Budget {
+        deadline: Some(Instant::now() + Duration::from_secs(3)),
+    };
+    let err = r.respond(&event(), budget).await.unwrap_err();
+    assert!(err.to_string().contains("not started"), "{err}");
+    assert!(a.faults.calls("PutRolePolicy") == 0);
+}
+
+#[tokio::test]
+async fn a_member_account_that_cannot_be_reached_is_not_contained() {
+    let a = own_account();
+    let accounts = MemoryAccounts::new(&a, "session-revoker").with_unreachable("111111111111");
+    let r = responder(&a, accounts, config(&[]));
+    let mut e = event();
+    e["detail"]["accountId"] = json!("111111111111");
+    let result = r.respond(&e, Budget::UNLIMITED).await;
+    let published = a.published();
+    assert_eq!(published.len(), 1);
+    assert!(
+        result.is_err(),
+        "an uncontained finding never looks like success"
+    );
+}
+
+#[tokio::test]
+async fn a_protected_role_needs_a_person_but_is_not_a_failure() {
+    let a = own_account();
+    let r = responder(
+        &a,
+        MemoryAccounts::new(&a, "session-revoker"),
+        config(&[("PROTECTED_ROLES", "app-*")]),
+    );
+    let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    assert_eq!(report.outcome, Outcome::ManualActionRequired);
+    let action = &report.incidents[0].actions[0];
+    assert!(!action.commands.is_empty());
+    assert_eq!(a.faults.calls("PutRolePolicy"), 0);
+}
+
+#[tokio::test]
+async fn a_stolen_long_term_key_is_deactivated_and_its_sessions_denied() {
+    let a = own_account();
+    a.add_user(
+        "ci-bot",
+        &[
+            ("AKIAQEXAMPLE7CIUSER1", KeyStatus::Active),
+            ("AKIAQEXAMPLEOTHERKEY", KeyStatus::Active),
+        ],
+    );
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let report = r.respond(&user_event(), Budget::UNLIMITED).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Revoked);
+    assert_eq!(
+        a.key_status("ci-bot", "AKIAQEXAMPLE7CIUSER1"),
+        Some(KeyStatus::Inactive)
+    );
+    assert_eq!(
+        a.key_status("ci-bot", "AKIAQEXAMPLEOTHERKEY"),
+        Some(KeyStatus::Active)
+    );
+    let doc = a.user_policy("ci-bot", policy::ROLE_POLICY_NAME).unwrap();
+    assert!(policy::RevocationPolicy::latest_cutoff(&doc)
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn a_decoy_under_the_console_name_is_replaced_and_said_so() {
+    let a = own_account();
+    let decoy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"ec2:None","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2099-01-01T00:00:00Z"}}}]}"#;
+    a.put_role_policy_now("app-deployer", policy::ROLE_POLICY_NAME, decoy);
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Revoked);
+    let action = &report.incidents[0].actions[0];
+    assert!(
+        action.detail.contains("not the console's shape"),
+        "{}",
+        action.detail
+    );
+    let doc = a
+        .role_policy("app-deployer", policy::ROLE_POLICY_NAME)
+        .unwrap();
+    assert!(policy::read_revocations(&doc).unwrap().is_exact());
+}
+
+#[tokio::test]
+async fn a_concurrent_writer_is_outlasted_by_read_back_and_rewrite() {
+    let a = own_account();
+    // A concurrent invocation's older write lands between our write and the read-back: the
+    // first read-back sees an older document and we rewrite.
+    a.put_role_policy_now("app-deployer", policy::SESSION_POLICY_NAME, "{}");
+    a.faults.fail_nth("GetRolePolicy", 3, "Throttling");
+    let r = responder(
+        &a,
+        MemoryAccounts::new(&a, "session-revoker"),
+        config(&[("REVOKE_SCOPE", "session")]),
+    );
+    let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Revoked);
+    let doc = a
+        .role_policy("app-deployer", policy::SESSION_POLICY_NAME)
+        .unwrap();
+    let read = policy::read_revocations(&doc).unwrap();
+    assert_eq!(read.statements.len(), 1);
+    assert_eq!(
+        read.statements[0].userid.as_deref(),
+        Some("AROAQEXAMPLEDEPLOYER1:ci-pipeline-4821")
+    );
+}
+
+#[tokio::test]
+async fn a_full_user_policy_budget_is_named_as_the_users_2048_characters() {
+    let a = own_account();
+    a.add_user("ci-bot", &[("AKIAQEXAMPLE7CIUSER1", KeyStatus::Active)]);
+    a.faults.fail_always("PutUserPolicy", "LimitExceeded");
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let err = r
+        .respond(&user_event(), Budget::UNLIMITED)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("2048"), "{err}");
+    // The key was still deactivated: a later failure never undoes what was done.
+    assert_eq!(
+        a.key_status("ci-bot", "AKIAQEXAMPLE7CIUSER1"),
+        Some(KeyStatus::Inactive)
+    );
+}
