@@ -103,9 +103,44 @@ fn ec2_factory(sdk: aws_config::SdkConfig) -> Ec2Factory {
     })
 }
 
+/// The STS client, created on its first call: with `RESPONDER_ROLE_ARN` set, a finding in the
+/// responder's own account never needs STS, and no finding needs it before the first `next`.
+struct LazySts {
+    sdk: aws_config::SdkConfig,
+    client: std::sync::OnceLock<StsClient>,
+}
+
+impl LazySts {
+    fn client(&self) -> &StsClient {
+        self.client
+            .get_or_init(|| StsClient(aws_sdk_sts::Client::new(&self.sdk)))
+    }
+}
+
+impl Sts for LazySts {
+    fn caller_identity(&self) -> BoxFuture<'_, crate::aws::AwsResult<CallerIdentity>> {
+        self.client().caller_identity()
+    }
+
+    fn assume_role<'a>(
+        &'a self,
+        role_arn: &'a str,
+        session_name: &'a str,
+        external_id: Option<&'a str>,
+    ) -> BoxFuture<'a, crate::aws::AwsResult<crate::aws::TemporaryCredentials>> {
+        self.client()
+            .assume_role(role_arn, session_name, external_id)
+    }
+}
+
 impl SdkAccounts {
+    /// No client is created here: STS, and the IAM and EC2 clients of each account, are built
+    /// on first use (keeps them off the cold-start path).
     pub fn new(sdk: aws_config::SdkConfig, config: &crate::config::Config) -> Self {
-        let sts: Arc<dyn Sts> = Arc::new(StsClient(aws_sdk_sts::Client::new(&sdk)));
+        let sts: Arc<dyn Sts> = Arc::new(LazySts {
+            sdk: sdk.clone(),
+            client: std::sync::OnceLock::new(),
+        });
         Self::with_sts(sdk, config, sts)
     }
 

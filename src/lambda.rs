@@ -1,13 +1,17 @@
-//! The Lambda glue: logging, clients built once, the handler.
+//! The Lambda glue: logging, the SDK's HTTPS client and configuration, clients built on first
+//! use, the handler.
 
 use crate::accounts::SdkAccounts;
 use crate::aws::sns::SnsClient;
+use crate::aws::{AwsResult, Notifier, Publication};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::respond::{Budget, Responder};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use futures::future::BoxFuture;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// JSON logs in Lambda (or with `LOG_FORMAT=json`), readable text elsewhere; `RUST_LOG` filters.
@@ -34,26 +38,181 @@ pub fn init_logging() {
 
 pub use crate::aws::{retry_config, MAX_ATTEMPTS};
 
-/// Builds the responder: SDK configuration from the environment (`AWS_ENDPOINT_URL` points it at
-/// an emulator), deliberate retries, clients created on first use.
-pub async fn build_responder(config: Config) -> Responder {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The roots of Amazon Trust Services, the certificate authority of AWS service endpoints
+/// (Amazon Root CA 1 to 4 and Starfield Services Root CA G2), as PEM, compiled into the binary:
+/// certs/amazon-trust-services.pem. README "TLS trust" says why these and only these.
+pub const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
+
+/// The variable that chooses the trust store: `amazon` or `platform` (see [`TrustStore`]).
+pub const TRUST_STORE_VARIABLE: &str = "TLS_TRUST_STORE";
+
+/// Which root certificates the HTTPS client of every AWS call trusts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustStore {
+    /// The Amazon Trust Services roots compiled into the binary: nothing is read from disk, and
+    /// nothing but an AWS-issued certificate is accepted. The default.
+    AmazonTrustServices,
+    /// The platform's roots (the system bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`), read at
+    /// start-up as the SDK does by default: for a proxy that re-signs TLS with its own
+    /// certificate authority, and for the China regions, whose endpoints this project has not
+    /// checked against the Amazon Trust Services roots.
+    Platform,
+}
+
+/// A `TLS_TRUST_STORE` value that is neither `amazon` nor `platform`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{TRUST_STORE_VARIABLE}={value:?}: expected `amazon` (the compiled-in Amazon Trust Services roots) or `platform` (the system's root certificates)")]
+pub struct InvalidTrustStore {
+    pub value: String,
+}
+
+impl TrustStore {
+    /// The choice from `TLS_TRUST_STORE` (any case; unset or empty: the default) and the region:
+    /// `amazon` everywhere but in the China regions (`cn-*`), where `platform` is the default.
+    pub fn choose(value: Option<&str>, region: Option<&str>) -> Result<Self, InvalidTrustStore> {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None if region.is_some_and(|r| r.starts_with("cn-")) => Ok(Self::Platform),
+            None => Ok(Self::AmazonTrustServices),
+            Some(v) if v.eq_ignore_ascii_case("amazon") => Ok(Self::AmazonTrustServices),
+            Some(v) if v.eq_ignore_ascii_case("platform") => Ok(Self::Platform),
+            Some(v) => Err(InvalidTrustStore {
+                value: v.to_string(),
+            }),
+        }
+    }
+
+    /// The choice for this process's environment (`TLS_TRUST_STORE`, `AWS_REGION`).
+    pub fn from_env() -> Result<Self, InvalidTrustStore> {
+        let region = env_value("AWS_REGION").or_else(|| env_value("AWS_DEFAULT_REGION"));
+        Self::choose(
+            env_value(TRUST_STORE_VARIABLE).as_deref(),
+            region.as_deref(),
+        )
+    }
+
+    fn sdk_trust_store(self) -> aws_smithy_http_client::tls::TrustStore {
+        use aws_smithy_http_client::tls::TrustStore as Sdk;
+        match self {
+            Self::AmazonTrustServices => {
+                Sdk::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS)
+            }
+            Self::Platform => Sdk::default().with_native_roots(true),
+        }
+    }
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The HTTPS client of every AWS call: the SDK's default client (hyper 1, rustls with aws-lc,
+/// proxies from `HTTPS_PROXY`/`NO_PROXY`), with the trust store chosen here instead of every
+/// platform root certificate.
+///
+/// Built the way aws-smithy-runtime builds its default client (`build_with_connector_fn`), so
+/// the proxy settings of the environment still apply: the public `Builder::build_https` has no
+/// proxy setting, and a proxy that re-signs TLS is the reason the platform store exists here.
+pub fn https_client(
+    trust: TrustStore,
+) -> Result<SharedHttpClient, aws_smithy_http_client::HttpClientError> {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext};
+    use aws_smithy_http_client::{Builder, Connector};
+    let context = TlsContext::builder()
+        .with_trust_store(trust.sdk_trust_store())
+        .build()?;
+    Ok(
+        Builder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = Connector::builder()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(context.clone());
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector.set_proxy_config(Some(ProxyConfig::from_env()));
+            connector.build()
+        }),
+    )
+}
+
+/// Why the function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    TrustStore(#[from] InvalidTrustStore),
+    #[error("the HTTPS client could not be built: {0}")]
+    HttpClient(#[from] aws_smithy_http_client::HttpClientError),
+}
+
+/// The SDK configuration: the HTTPS client above, deliberate retries, and what Lambda gives
+/// every function in its environment read directly. With `AWS_REGION` (or
+/// `AWS_DEFAULT_REGION`) and `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` set, as Lambda sets
+/// them, the SDK's default region and credentials chains are not built: they would create an
+/// STS client (web identity) and instance-metadata clients that a Lambda function never uses,
+/// before the first event. Without them (a developer's profile, a container), the default
+/// chains apply. `AWS_ENDPOINT_URL` still points every client at an emulator.
+pub async fn sdk_config(trust: TrustStore) -> Result<aws_config::SdkConfig, StartError> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(retry_config())
-        .load()
-        .await;
-    responder_from_sdk(sdk, config)
+        .http_client(https_client(trust)?);
+    if env_value("AWS_REGION").is_some() || env_value("AWS_DEFAULT_REGION").is_some() {
+        loader = loader.region(aws_config::environment::EnvironmentVariableRegionProvider::new());
+    }
+    if env_value("AWS_ACCESS_KEY_ID").is_some() && env_value("AWS_SECRET_ACCESS_KEY").is_some() {
+        loader = loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+    }
+    Ok(loader.load().await)
+}
+
+/// Builds the responder: the SDK configuration from the environment, and no client yet. Every
+/// client (IAM of an account, STS, EC2 of a region, SNS) is created on its first use, so the
+/// function asks Lambda for its first event as soon as the configuration is read.
+pub async fn build_responder(config: Config) -> Result<Responder, StartError> {
+    let trust = TrustStore::from_env()?;
+    let sdk = sdk_config(trust).await?;
+    tracing::debug!(trust_store = ?trust, "SDK configuration loaded");
+    Ok(responder_from_sdk(sdk, config))
 }
 
 /// The responder over an SDK configuration built elsewhere (tests point it at the emulator).
 pub fn responder_from_sdk(sdk: aws_config::SdkConfig, config: Config) -> Responder {
-    let notifier = config.sns_topic_arn.as_ref().map(|_| {
-        Arc::new(SnsClient(aws_sdk_sns::Client::new(&sdk))) as Arc<dyn crate::aws::Notifier>
-    });
+    let accounts = Arc::new(SdkAccounts::new(sdk.clone(), &config));
+    let notifier = config
+        .sns_topic_arn
+        .as_ref()
+        .map(|_| Arc::new(LazySns::new(sdk)) as Arc<dyn Notifier>);
     Responder {
-        accounts: Arc::new(SdkAccounts::new(sdk, &config)),
+        accounts,
         config,
         clock: Arc::new(SystemClock),
         notifier,
+    }
+}
+
+/// The SNS client, created on the first publication (after the deny, never before the first
+/// `next`).
+struct LazySns {
+    sdk: aws_config::SdkConfig,
+    client: OnceLock<SnsClient>,
+}
+
+impl LazySns {
+    fn new(sdk: aws_config::SdkConfig) -> Self {
+        Self {
+            sdk,
+            client: OnceLock::new(),
+        }
+    }
+}
+
+impl Notifier for LazySns {
+    fn publish<'a>(&'a self, publication: &'a Publication) -> BoxFuture<'a, AwsResult<String>> {
+        self.client
+            .get_or_init(|| SnsClient(aws_sdk_sns::Client::new(&self.sdk)))
+            .publish(publication)
     }
 }
 
@@ -100,6 +259,39 @@ mod tests {
     fn remaining(b: Budget) -> Option<Duration> {
         b.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    #[test]
+    fn trust_store_amazon_by_default_platform_on_request_and_in_china() {
+        use TrustStore::*;
+        assert_eq!(
+            TrustStore::choose(None, Some("us-east-1")),
+            Ok(AmazonTrustServices)
+        );
+        assert_eq!(TrustStore::choose(Some(" "), None), Ok(AmazonTrustServices));
+        assert_eq!(
+            TrustStore::choose(Some("Platform"), Some("eu-west-1")),
+            Ok(Platform)
+        );
+        assert_eq!(
+            TrustStore::choose(Some("amazon"), Some("cn-north-1")),
+            Ok(AmazonTrustServices)
+        );
+        assert_eq!(
+            TrustStore::choose(None, Some("cn-northwest-1")),
+            Ok(Platform)
+        );
+        let err = TrustStore::choose(Some("system"), None).unwrap_err();
+        assert!(
+            err.to_string().contains("TLS_TRUST_STORE=\"system\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_https_client_builds_with_either_store() {
+        assert!(https_client(TrustStore::AmazonTrustServices).is_ok());
+        assert!(https_client(TrustStore::Platform).is_ok());
     }
 
     #[test]

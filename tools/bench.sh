@@ -4,9 +4,10 @@
 # Steps (each bounded; every process started here is stopped on exit):
 #   1. bench-only Python packages (tools/requirements-bench.txt) into the virtualenv
 #   2. cargo build --release (reused when target/ is up to date)
-#   3. tools/with-moto.sh + tools/bench/driver.py: cold starts (Rust and the boto3 baseline, and
-#      the Rust binary with smaller trust stores), event to deny through the recording proxy,
-#      peak RSS over 100 findings
+#   3. tools/with-moto.sh + tools/bench/driver.py: cold starts (Rust, the boto3 baseline, Rust with
+#      TLS_TRUST_STORE=platform, and the build before issue 16 when it is there), the first event
+#      of a fresh process for each, event to deny through the recording proxy, peak RSS over 100
+#      findings, and the organization-wide burst (tools/bench/burst.py)
 #   4. sizes: release binary, x86_64 zip (the release binary zipped as `bootstrap`)
 #   5. criterion: cargo bench --bench pure_path, a few seconds per benchmark
 #   6. arm64 zip: cargo lambda build --release --arm64 --output-format zip
@@ -17,7 +18,9 @@
 #
 # Environment: BENCH_BUDGET_SECONDS (default 570: the whole run stays under ten minutes),
 # BENCH_ARM64=auto|never (default auto), BENCH_COLD_RUNS (21), BENCH_DENY_RUNS (5),
-# BENCH_OUT (BENCHMARKS.md).
+# BENCH_OUT (BENCHMARKS.md), BENCH_BEFORE (the release binary to compare with; default
+# target/bench/before/session-revoker, which `tools/bench/build-before.sh <commit>` builds; the
+# comparison is left out when it is missing).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
@@ -115,6 +118,19 @@ mkdir -p "$out_dir/bin"
 cp -f "$here/target/release/session-revoker" "$binary"
 note binary_bytes "$(stat -c %s "$binary")"
 
+# The build before issue 16, for the before/after table (optional).
+before="${BENCH_BEFORE:-$out_dir/before/session-revoker}"
+before_args=()
+if [ -x "$before" ]; then
+  before_args=(--before "$before")
+  note before_binary_bytes "$(stat -c %s "$before")"
+  "$py" tools/bench/zip_bootstrap.py "$before" "$out_dir/before/bootstrap.zip" >/dev/null
+  note before_zip_bytes "$(stat -c %s "$out_dir/before/bootstrap.zip")"
+  [ -f "$out_dir/before/commit" ] && note before_commit "$(cat "$out_dir/before/commit")"
+else
+  say "no build to compare with at $before (tools/bench/build-before.sh <commit> makes one): before/after left out"
+fi
+
 # -- 3. cold start, event to deny, peak RSS -------------------------------------------------------
 say "measuring: cold start, event to deny, peak RSS (moto on 127.0.0.1)"
 t=$(date +%s)
@@ -122,7 +138,7 @@ rm -rf "$out_dir/logs"
 tools/with-moto.sh "$py" tools/bench/driver.py \
   --binary "$binary" --python "$py" --out "$out_dir/driver.json" --log-dir "$out_dir/logs" \
   --cold-runs "$cold_runs" --warmup "$cold_warmup" --deny-runs "$deny_runs" \
-  --rss-findings 100 --rss-roles 20
+  --rss-findings 100 --rss-roles 20 "${before_args[@]}"
 note driver_seconds "$(( $(date +%s) - t ))"
 
 # -- 4. sizes -------------------------------------------------------------------------------------

@@ -124,9 +124,7 @@ const MAX_REWRITES: u32 = 6;
 
 /// Writes the policy, then reads it back: a concurrent responder may have written an older
 /// cutoff (or a session list without ours) in between, or the stolen session may have written
-/// a decoy. Cutoffs only ever move forward, so rewriting the merged state converges. Returns
-/// how many rewrites it took; `ConcurrentModification` (retryable) when what is in place
-/// still does not hold this write after `MAX_REWRITES`.
+/// a decoy. Returns how many rewrites it took.
 async fn put_verified(
     policies: &dyn RolePolicies,
     w: &RolePolicyWrite<'_>,
@@ -134,17 +132,36 @@ async fn put_verified(
     policies
         .put_role_policy(w.role, w.policy_name, w.document)
         .await?;
-    for rewrite in 0..=MAX_REWRITES {
+    reconcile(policies, w).await
+}
+
+/// Reads what is in place and, until it holds what this write must leave denied, writes the
+/// merged state again (cutoffs only move forward, session lists only grow, so this converges),
+/// with jitter between rewrites. `ConcurrentModification` (retryable) when it still does not
+/// hold after `MAX_REWRITES`.
+///
+/// A read-back right after our own write cannot see a writer that read the policy before our
+/// write and writes after our read-back: the responder calls this again once the payload is
+/// done and a settle interval has passed (see `respond`), which is what catches that case.
+pub async fn reconcile(
+    policies: &dyn RolePolicies,
+    w: &RolePolicyWrite<'_>,
+) -> Result<u32, AwsError> {
+    let mut rewrites = 0u32;
+    // After our own rewrite, a read that shows it is not enough: another writer that read
+    // before it may still write. It counts once a later read, after a pause, still shows it.
+    let mut confirm = false;
+    for round in 0..(2 * MAX_REWRITES + 2) {
         let current = match policies.get_role_policy(w.role, w.policy_name).await {
             Ok(Some(current)) => current,
             Ok(None) => String::new(),
             // The write succeeded; a failed read-back is not a reason to report failure.
-            Err(_) => return Ok(rewrite),
+            Err(_) => return Ok(rewrites),
         };
         let next = if w.sessions.is_empty() {
             match RevocationPolicy::latest_cutoff(&current) {
-                Ok(Some(c)) if c >= w.cutoff => return Ok(rewrite),
-                _ => w.document.to_string(),
+                Ok(Some(c)) if c >= w.cutoff => None,
+                _ => Some(w.document.to_string()),
             }
         } else {
             let mut merged = SessionRevocations::from_document(&current).unwrap_or_default();
@@ -152,23 +169,34 @@ async fn put_verified(
                 .iter()
                 .all(|s| merged.sessions.get(s).is_some_and(|c| *c >= w.cutoff))
             {
-                return Ok(rewrite);
+                None
+            } else {
+                for s in w.sessions {
+                    let c = merged.sessions.entry(s.clone()).or_insert(w.cutoff);
+                    *c = (*c).max(w.cutoff);
+                }
+                Some(merged.to_json())
             }
-            for s in w.sessions {
-                let c = merged.sessions.entry(s.clone()).or_insert(w.cutoff);
-                *c = (*c).max(w.cutoff);
-            }
-            merged.to_json()
         };
-        if rewrite == MAX_REWRITES {
+        let Some(next) = next else {
+            if !confirm {
+                return Ok(rewrites);
+            }
+            confirm = false;
+            tokio::time::sleep(jitter(round + 4)).await;
+            continue;
+        };
+        if rewrites == MAX_REWRITES {
             break;
         }
         // Concurrent writers that read at the same moment would otherwise keep colliding.
-        tokio::time::sleep(jitter(rewrite)).await;
-        tracing::warn!(role = %w.role, policy = w.policy_name, rewrite, "policy changed under us: rewriting");
+        tokio::time::sleep(jitter(round)).await;
+        tracing::warn!(role = %w.role, policy = w.policy_name, rewrites, "policy changed under us: rewriting");
         policies
             .put_role_policy(w.role, w.policy_name, &next)
             .await?;
+        rewrites += 1;
+        confirm = true;
     }
     Err(AwsError::new(
         "PutRolePolicy",
@@ -180,7 +208,7 @@ async fn put_verified(
     ))
 }
 
-/// 20–80 ms, growing with the attempt, from the clock's sub-second digits (no RNG needed).
+/// 20 ms per round plus 0–60 ms from the clock's sub-second digits (no RNG needed).
 fn jitter(attempt: u32) -> std::time::Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

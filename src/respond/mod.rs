@@ -7,6 +7,7 @@
 mod facts;
 pub mod fate;
 pub mod metrics;
+mod settle;
 
 use crate::accounts::{AccountAccess, Accounts, Identity, Unreachable};
 use crate::act::revoke_role_sessions::RolePolicyWrite;
@@ -68,14 +69,17 @@ impl Responder {
         let items: Vec<_> = parsed.items.iter().enumerate().collect();
         // Boxed so the future stays Send (a stream over borrowing closures trips rustc's
         // higher-ranked lifetime inference).
+        let pending = settle::Pending::default();
         let work: Vec<futures::future::BoxFuture<'_, Option<IncidentReport>>> = items
             .into_iter()
-            .map(|(index, item)| self.process_item(index, item, &ctx).boxed())
+            .map(|(index, item)| self.process_item(index, item, &ctx, &pending).boxed())
             .collect();
         let results: Vec<Option<IncidentReport>> = futures::stream::iter(work)
             .buffered(CONCURRENCY)
             .collect()
             .await;
+        let mut results = results;
+        settle::settle(&pending, &ctx, &mut results).await;
         let mut incidents = Vec::new();
         for (result, item) in results.into_iter().zip(&parsed.items) {
             match result {
@@ -145,6 +149,7 @@ impl Responder {
         index: usize,
         item: &Result<Incident, crate::error::FindingError>,
         ctx: &Ctx,
+        pending: &settle::Pending,
     ) -> Option<IncidentReport> {
         match item {
             Err(e) => {
@@ -152,11 +157,17 @@ impl Responder {
                 Some(IncidentReport::unreadable(index, e))
             }
             Ok(_) if !ctx.budget.can_start(Duration::from_secs(2)) => None,
-            Ok(incident) => Some(self.handle_incident(incident, ctx).await),
+            Ok(incident) => Some(self.handle_incident(incident, ctx, index, pending).await),
         }
     }
 
-    async fn handle_incident(&self, incident: &Incident, ctx: &Ctx) -> IncidentReport {
+    async fn handle_incident(
+        &self,
+        incident: &Incident,
+        ctx: &Ctx,
+        item: usize,
+        pending: &settle::Pending,
+    ) -> IncidentReport {
         let ctx = Ctx {
             started: ctx.started,
             dry_run: ctx.dry_run || incident.dry_run,
@@ -169,7 +180,10 @@ impl Responder {
         let _enter = span.enter();
         let actions = match plan::triage(incident, &self.config) {
             Triage::Done(action) => vec![self.execute(action, None, &ctx).await],
-            Triage::Role(target) => self.handle_role(incident, &target, &ctx).await,
+            Triage::Role(target) => {
+                self.handle_role(incident, &target, &ctx, item, pending)
+                    .await
+            }
             Triage::User(target) => self.handle_user(incident, &target, &ctx).await,
         };
         for a in &actions {
@@ -227,6 +241,8 @@ impl Responder {
         incident: &Incident,
         target: &RoleTarget,
         ctx: &Ctx,
+        item: usize,
+        pending: &settle::Pending,
     ) -> Vec<ActionOutcome> {
         let label = target
             .name
@@ -280,7 +296,28 @@ impl Responder {
                 outcomes.push(skipped);
                 continue;
             }
+            let written = match &action.step {
+                Step::Write(w @ Write::PutRolePolicy { .. }) => Some(w.clone()),
+                _ => None,
+            };
             let mut outcome = self.execute(action, Some(&access), ctx).await;
+            if let (Some(write), Status::Done) = (written, outcome.status) {
+                // The policy actually written: the planned one, or its role-wide fallback.
+                let write = match write {
+                    Write::PutRolePolicy {
+                        policy_name,
+                        fallback: Some(fallback),
+                        ..
+                    } if outcome.policy_name != Some(policy_name) => *fallback,
+                    w => w,
+                };
+                pending.push(settle::Written {
+                    item,
+                    action: outcomes.len(),
+                    iam: access.iam.clone(),
+                    write,
+                });
+            }
             if let Some(via) = &access.via_role {
                 outcome.facts.insert("via_role", via.clone());
             }

@@ -259,22 +259,35 @@ class Bench:
         return kind, handed_ns, result_ns, parsed
 
     # -- cold start ---------------------------------------------------------------------------
+    def cold_kinds(self):
+        """(key, argv, env) of every function whose cold start is measured, interleaved run by run:
+        the release binary, the boto3 baseline, the same binary with TLS_TRUST_STORE=platform,
+        and the build before this change (--before), when given."""
+        kinds = [("rust", self.rust_argv(), self.env(self.args.moto))]
+        if not self.args.no_baseline:
+            kinds.append(("python_boto3", self.python_argv(), self.python_env(self.args.moto)))
+        kinds.append(("rust_platform_store", self.rust_argv(),
+                      self.env(self.args.moto, {"TLS_TRUST_STORE": "platform"})))
+        if self.args.before:
+            kinds.append(("before", [self.args.before], self.env(self.args.moto)))
+        return kinds
+
     def cold_starts(self):
         runs, warmup = self.args.cold_runs, self.args.warmup
-        rust, python = [], []
-        rust_env = self.env(self.args.moto)
-        python_env = self.python_env(self.args.moto)
-        kinds = [(self.rust_argv(), rust_env, "cold-start-rust", rust)]
-        if not self.args.no_baseline:
-            kinds.append((self.python_argv(), python_env, "cold-start-python", python))
-        log(f"cold start: {warmup} warm-up + {runs} measured runs each, interleaved")
+        kinds = self.cold_kinds()
+        samples = {key: [] for key, _, _ in kinds}
+        log(f"cold start: {warmup} warm-up + {runs} measured runs of each of {[k for k, _, _ in kinds]}, interleaved")
         for i in range(warmup + runs):
-            for argv, env, name, out in kinds:
-                ms, p = self.start(argv, env, name)
+            for key, argv, env in kinds:
+                ms, p = self.start(argv, env, f"cold-start-{key}")
                 stop(p)
                 if i >= warmup:
-                    out.append(ms)
-        return {"rust_ms": rust, "python_boto3_ms": python, "rust": summary(rust), "python_boto3": summary(python)}
+                    samples[key].append(ms)
+        out = {f"{key}_ms": v for key, v in samples.items()}
+        out.update({key: summary(v) for key, v in samples.items()})
+        if "python_boto3" not in out:
+            out["python_boto3"] = summary([])
+        return out
 
     def compare_binaries(self):
         """Cold start of several builds (--compare NAME=PATH), interleaved run by run."""
@@ -289,44 +302,6 @@ class Bench:
                 if i >= warmup:
                     samples[name].append(ms)
         return {name: {"ms": samples[name], **summary(samples[name])} for name, _ in pairs}
-
-    def trust_store_variants(self):
-        """Cold start of the same binary with smaller trust stores. aws-config's default
-        credentials chain builds an STS client whose HTTPS connector loads every platform root
-        certificate (rustls-native-certs: SSL_CERT_FILE and SSL_CERT_DIR) before the first
-        `next`; these runs show what that costs. Interleaved with the default for fairness."""
-        bundle = "/etc/ssl/certs/ca-certificates.crt"
-        certs_dir = os.path.dirname(bundle)
-        amazon = [os.path.join(certs_dir, n) for n in (
-            "Amazon_Root_CA_1.pem", "Amazon_Root_CA_2.pem", "Amazon_Root_CA_3.pem", "Amazon_Root_CA_4.pem",
-            "Starfield_Services_Root_Certificate_Authority_-_G2.pem")]
-        if not os.path.exists(bundle) or not all(os.path.exists(p) for p in amazon):
-            return {"skipped": f"{bundle} or the Amazon Trust Services roots in {certs_dir} are missing"}
-        empty = tempfile.mkdtemp(prefix="bench-empty-certs-")
-        fd, amazon_pem = tempfile.mkstemp(prefix="bench-amazon-roots-", suffix=".pem")
-        with os.fdopen(fd, "w") as out:
-            for p in amazon:
-                with open(p) as f:
-                    out.write(f.read().strip() + "\n")
-        variants = [
-            ("default: platform roots (bundle file and certificate directory)", {}),
-            ("bundle file only (SSL_CERT_DIR empty)", {"SSL_CERT_FILE": bundle, "SSL_CERT_DIR": empty}),
-            ("5 Amazon Trust Services roots only", {"SSL_CERT_FILE": amazon_pem, "SSL_CERT_DIR": empty}),
-        ]
-        samples = {name: [] for name, _ in variants}
-        runs, warmup = self.args.cold_runs, self.args.warmup
-        log(f"cold start by trust store: {len(variants)} variants x {runs} runs, interleaved")
-        try:
-            for i in range(warmup + runs):
-                for name, extra in variants:
-                    ms, p = self.start(self.rust_argv(), self.env(self.args.moto, extra), "cold-start-trust-store")
-                    stop(p)
-                    if i >= warmup:
-                        samples[name].append(ms)
-        finally:
-            os.unlink(amazon_pem)
-            os.rmdir(empty)
-        return {"variants": [{"name": n, "ms": samples[n], **summary(samples[n])} for n, _ in variants]}
 
     # -- event to deny ------------------------------------------------------------------------
     def start_proxy(self):
@@ -346,6 +321,28 @@ class Bench:
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
 
+    def deny_run(self, argv, extra_env, seed, deny_actions, run, cold, warm):
+        """One process: its first (cold) and second (warm) invocation, each on a freshly seeded moto."""
+        self.moto.reset()
+        event, check = seed(self.moto)
+        _, p = self.start(argv, self.env(self.proxy_url, extra_env), "event-to-deny")
+        try:
+            for phase, out in (("cold", cold), ("warm", warm)):
+                if phase == "warm":
+                    self.moto.reset()
+                    event, check = seed(self.moto)
+                self.proxy_call("/__bench__/reset", "POST")
+                kind, handed_ns, result_ns, body = self.invoke(event, p)
+                records = self.proxy_call("/__bench__/records")
+                m = analyse(records, handed_ns, result_ns, deny_actions)
+                m["response"] = kind
+                m["outcome"] = body.get("outcome") if isinstance(body, dict) else None
+                m["verified_in_moto"] = bool(check())
+                m["run"] = run
+                out.append(m)
+        finally:
+            stop(p)
+
     def event_to_deny(self):
         self.start_proxy()
         results = {}
@@ -353,25 +350,7 @@ class Bench:
             cold, warm = [], []
             log(f"event to deny: {name}, {self.args.deny_runs} runs (cold and warm invocation)")
             for run in range(self.args.deny_runs):
-                self.moto.reset()
-                event, check = seed(self.moto)
-                _, p = self.start(self.rust_argv(), self.env(self.proxy_url), "event-to-deny")
-                try:
-                    for phase, out in (("cold", cold), ("warm", warm)):
-                        if phase == "warm":
-                            self.moto.reset()
-                            event, check = seed(self.moto)
-                        self.proxy_call("/__bench__/reset", "POST")
-                        kind, handed_ns, result_ns, body = self.invoke(event, p)
-                        records = self.proxy_call("/__bench__/records")
-                        m = analyse(records, handed_ns, result_ns, deny_actions)
-                        m["response"] = kind
-                        m["outcome"] = body.get("outcome") if isinstance(body, dict) else None
-                        m["verified_in_moto"] = bool(check())
-                        m["run"] = run
-                        out.append(m)
-                finally:
-                    stop(p)
+                self.deny_run(self.rust_argv(), None, seed, deny_actions, run, cold, warm)
             results[name] = {
                 "deny_actions": list(deny_actions),
                 "names_role": names_role,
@@ -382,17 +361,38 @@ class Bench:
         self.proxy = None
         return results
 
+    def first_event(self):
+        """The first event of a fresh process (assumed-role-event.json), the same way as above, for
+        the current build, the current build with TLS_TRUST_STORE=platform, and the build before
+        (--before): work moved out of the cold start must not land before the deny. Interleaved."""
+        variants = [("current", self.rust_argv(), None),
+                    ("current_platform_store", self.rust_argv(), {"TLS_TRUST_STORE": "platform"})]
+        if self.args.before:
+            variants.append(("before", [self.args.before], None))
+        runs = self.args.first_event_runs
+        log(f"first event to deny: {[v for v, _, _ in variants]}, {runs} runs each, interleaved")
+        self.start_proxy()
+        out = {name: {"cold": [], "warm": []} for name, _, _ in variants}
+        name, seed, deny_actions, _ = SCENARIOS[0]
+        for run in range(runs):
+            for key, argv, extra in variants:
+                self.deny_run(argv, extra, seed, deny_actions, run, out[key]["cold"], out[key]["warm"])
+        stop(self.proxy)
+        self.proxy = None
+        return {"event": name, "runs": runs, "variants": out}
+
     # -- peak RSS over many findings ----------------------------------------------------------
-    def peak_rss(self):
+    def peak_rss(self, argv=None):
+        argv = argv or self.rust_argv()
         n, roles = self.args.rss_findings, self.args.rss_roles
-        log(f"peak RSS: {n} findings over {roles} roles through one function process")
+        log(f"peak RSS: {n} findings over {roles} roles through one function process ({argv[0]})")
         self.moto.reset()
         self.moto.topic()
         names = [f"bench-role-{i:02d}" for i in range(roles)]
         for r in names:
             self.moto.role(r)
         base = load_event("assumed-role-event.json")
-        _, p = self.start(self.rust_argv(), self.env(self.args.moto), "peak-rss")
+        _, p = self.start(argv, self.env(self.args.moto), "peak-rss")
         try:
             idle = read_status(p.pid)
             outcomes = {}
@@ -499,7 +499,10 @@ def main():
     ap.add_argument("--deny-runs", type=int, default=5)
     ap.add_argument("--rss-findings", type=int, default=100)
     ap.add_argument("--rss-roles", type=int, default=20)
-    ap.add_argument("--only", choices=["cold", "trust", "deny", "rss", "compare"], action="append")
+    ap.add_argument("--before", help="the release binary of the build before this change: its cold start, "
+                    "first event and peak RSS are measured beside the current build's")
+    ap.add_argument("--first-event-runs", type=int, default=9)
+    ap.add_argument("--only", choices=["cold", "first", "deny", "rss", "compare", "burst"], action="append")
     ap.add_argument("--no-baseline", action="store_true", help="cold start of the binary only")
     ap.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
                     help="with --only compare: cold starts of these builds, interleaved")
@@ -513,17 +516,19 @@ def main():
     bench = Bench(args)
     results = {"binary": args.binary}
     try:
-        only = set(args.only or ["cold", "trust", "deny", "rss"])
+        only = set(args.only or ["cold", "first", "deny", "rss"])
         if "cold" in only:
             results["cold_start"] = bench.cold_starts()
         if "compare" in only:
             results["compare"] = bench.compare_binaries()
-        if "trust" in only:
-            results["trust_store"] = bench.trust_store_variants()
+        if "first" in only:
+            results["first_event"] = bench.first_event()
         if "deny" in only:
             results["event_to_deny"] = bench.event_to_deny()
         if "rss" in only:
             results["peak_rss"] = bench.peak_rss()
+            if args.before:
+                results["peak_rss_before"] = bench.peak_rss([args.before])
     finally:
         bench.close()
         stop_all()

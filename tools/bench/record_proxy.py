@@ -9,9 +9,24 @@ written back to the function.
 
 Control endpoints (never forwarded):
   GET  /__bench__/records   -> JSON list of records since the last reset
-  POST /__bench__/reset     -> clears the records
+  POST /__bench__/reset     -> clears the records (and the throttle's buckets)
+
+For the organization-wide burst (tools/bench/burst.py) it can also behave like AWS under load:
+  --latency FILE      a JSON object {"iam_read": ms, "iam_write": ms, "sts": ms, "sns": ms,
+                      "ec2": ms, "other": ms, "jitter": fraction}: each call waits that long
+                      (uniformly +-jitter) before it is forwarded, as AWS's own latency would add;
+  --throttle-rate R   IAM mutating calls (Put*, Update*, Create*, Delete*, Attach*, Detach*, Add*,
+  --throttle-burst B  Remove*, Tag*, Untag*, Set*, ...) are admitted per account by a token bucket
+                      of B tokens refilled at R per second; a call without a token is answered as
+                      IAM answers: HTTP 400, <Code>Throttling</Code> "Rate exceeded", and is not
+                      forwarded.
+The account of a call is read from its SigV4 access key id: the responder's own key, or a key
+that an AssumeRole answered through this proxy (the account of the role ARN it assumed).
+Records then also carry the account, the error code, and for PutRolePolicy the role, policy name
+and document.
 
 Usage: python record_proxy.py --upstream http://127.0.0.1:PORT [--port-file FILE] [--max-seconds N]
+       [--latency FILE] [--throttle-rate R --throttle-burst B] [--default-account ID]
 Listens on 127.0.0.1 on a free port, prints the port (and writes it to --port-file).
 """
 
@@ -19,6 +34,7 @@ import argparse
 import http.client
 import http.server
 import json
+import random
 import re
 import socket
 import socketserver
@@ -30,6 +46,45 @@ import urllib.parse
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 RPC_PATH = re.compile(r"/service/([^/]+)/operation/([^/?]+)")
+ACCESS_KEY = re.compile(r"Credential=([^/]+)/")
+ROLE_ACCOUNT = re.compile(r"^arn:[^:]+:iam::(\d{12}):role/")
+ASSUMED_KEY = re.compile(rb"<AccessKeyId>([^<]+)</AccessKeyId>")
+MUTATING_PREFIXES = ("Put", "Update", "Create", "Delete", "Attach", "Detach", "Add", "Remove", "Tag",
+                     "Untag", "Set", "Upload", "Enable", "Deactivate", "Change", "Reset", "Resync")
+THROTTLED_BODY = (
+    '<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>'
+    "<Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+    "<RequestId>{rid}</RequestId></ErrorResponse>"
+)
+ERROR_CODE = re.compile(rb"<Code>([^<]+)</Code>")
+
+
+class TokenBuckets:
+    """One token bucket per account: `burst` tokens, refilled at `rate` per second."""
+
+    def __init__(self, rate, burst):
+        self.rate, self.burst = rate, burst
+        self.lock = threading.Lock()
+        self.buckets = {}  # account -> (tokens, last refill, monotonic s)
+
+    def take(self, account):
+        now = time.monotonic()
+        with self.lock:
+            tokens, last = self.buckets.get(account, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            ok = tokens >= 1
+            self.buckets[account] = (tokens - 1 if ok else tokens, now)
+            return ok
+
+    def reset(self):
+        with self.lock:
+            self.buckets.clear()
+
+
+def latency_class(service, action):
+    if service == "iam":
+        return "iam_write" if action.startswith(MUTATING_PREFIXES) else "iam_read"
+    return service if service in ("sts", "sns", "ec2") else "other"
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -67,12 +122,31 @@ def service_of(headers):
     return m.group(1) if m else None
 
 
-def serve(upstream, port=0):
+def serve(upstream, port=0, latency=None, throttle=None, default_account="123456789012"):
     up = urllib.parse.urlsplit(upstream)
     records = []
     lock = threading.Condition()
     inflight = [0]  # forwarded requests not yet recorded
     local = threading.local()
+    key_accounts = {}  # access key id -> account (from AssumeRole answers)
+    rng = random.Random(16)
+    rng_lock = threading.Lock()
+    throttled_seq = [0]
+
+    def account_of(headers):
+        m = ACCESS_KEY.search(headers.get("Authorization", ""))
+        if not m:
+            return None
+        with lock:
+            return key_accounts.get(m.group(1), default_account)
+
+    def delay_for(service, action):
+        if not latency:
+            return 0.0
+        base = latency.get(latency_class(service, action), latency.get("other", 0)) / 1000.0
+        jitter = latency.get("jitter", 0.0)
+        with rng_lock:
+            return max(0.0, base * (1 + rng.uniform(-jitter, jitter)))
 
     def upstream_conn(fresh=False):
         if fresh or getattr(local, "conn", None) is None:
@@ -133,6 +207,8 @@ def serve(upstream, port=0):
             elif self.path == "/__bench__/reset":
                 with lock:
                     records.clear()
+                if throttle:
+                    throttle.reset()
                 self._send(200, [("Content-Type", "application/json")], b"{}")
             else:
                 self._send(404, [], b"")
@@ -153,6 +229,20 @@ def serve(upstream, port=0):
                     lock.notify_all()
 
         def _relay(self, start, body):
+            action = action_of(self.command, self.path, self.headers, body)
+            service = service_of(self.headers)
+            account = account_of(self.headers)
+            wait = delay_for(service, action)
+            if wait:
+                time.sleep(wait)
+            if (throttle and service == "iam" and action.startswith(MUTATING_PREFIXES)
+                    and not throttle.take(account or default_account)):
+                with lock:
+                    throttled_seq[0] += 1
+                    rid = f"throttled-{throttled_seq[0]}"
+                self._send(400, [("Content-Type", "text/xml")], THROTTLED_BODY.format(rid=rid).encode())
+                self._record(start, action, service, account, 400, body, b"", "Throttling")
+                return
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
             headers["Content-Length"] = str(len(body))
             status, resp_headers, resp_body = None, [], b""
@@ -166,16 +256,39 @@ def serve(upstream, port=0):
                 except (http.client.HTTPException, OSError):
                     if attempt == 1:
                         status, resp_headers, resp_body = 502, [], b"upstream unreachable"
+            if action == "AssumeRole" and status == 200:
+                form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+                role = ROLE_ACCOUNT.match((form.get("RoleArn") or [""])[0])
+                key = ASSUMED_KEY.search(resp_body)
+                if role and key:
+                    with lock:
+                        key_accounts[key.group(1).decode()] = role.group(1)
             self._send(status, resp_headers, resp_body)
+            code = None
+            if status and status >= 400:
+                m = ERROR_CODE.search(resp_body)
+                code = m.group(1).decode("utf-8", "replace") if m else None
+            self._record(start, action, service, account, status, body, resp_body, code)
+
+        def _record(self, start, action, service, account, status, body, resp_body, code):
             end = time.monotonic_ns()
+            rec = {
+                "action": action,
+                "service": service,
+                "status": status,
+                "start_ns": start,
+                "end_ns": end,
+            }
+            if latency or throttle:
+                rec["account"] = account
+                rec["error"] = code
+                if action == "PutRolePolicy":
+                    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+                    rec["role"] = (form.get("RoleName") or [None])[0]
+                    rec["policy_name"] = (form.get("PolicyName") or [None])[0]
+                    rec["document"] = (form.get("PolicyDocument") or [None])[0]
             with lock:
-                records.append({
-                    "action": action_of(self.command, self.path, self.headers, body),
-                    "service": service_of(self.headers),
-                    "status": status,
-                    "start_ns": start,
-                    "end_ns": end,
-                })
+                records.append(rec)
 
         do_GET = _forward
         do_POST = _forward
@@ -195,8 +308,19 @@ def main():
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--port-file")
     ap.add_argument("--max-seconds", type=float, default=1800, help="stop by itself after this long")
+    ap.add_argument("--latency", help="JSON file of per-call latencies (see the module doc)")
+    ap.add_argument("--throttle-rate", type=float, help="IAM mutating calls per second per account")
+    ap.add_argument("--throttle-burst", type=float, default=None, help="token bucket size (default: the rate)")
+    ap.add_argument("--default-account", default="123456789012")
     args = ap.parse_args()
-    server = serve(args.upstream)
+    latency = None
+    if args.latency:
+        with open(args.latency) as f:
+            latency = json.load(f)
+    throttle = None
+    if args.throttle_rate:
+        throttle = TokenBuckets(args.throttle_rate, args.throttle_burst or args.throttle_rate)
+    server = serve(args.upstream, latency=latency, throttle=throttle, default_account=args.default_account)
     port = server.server_address[1]
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:

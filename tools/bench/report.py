@@ -101,22 +101,36 @@ def main():
     # -- targets ------------------------------------------------------------------------------
     cold = d["cold_start"]
     rust_med, py_med = cold["rust"]["median"], cold["python_boto3"]["median"]
-    ratio = py_med / rust_med if rust_med else None
+    ratio = py_med / rust_med if rust_med and py_med else None
+    before_cold = cold.get("before")
     deny = d["event_to_deny"]
     named = [v for v in deny.values() if v["names_role"]]
     named_steps = [m["steps_to_deny"] for v in named for m in v["cold"] + v["warm"]]
     named_max = max((s for s in named_steps if s is not None), default=None)
     named_over = sum(1 for s in named_steps if s is None or s > 2)
     rss = d["peak_rss"]
+    rss_before = d.get("peak_rss_before")
     hwm_kib = rss["end_kib"]["VmHWM"]
     arm_bytes = int(meta["arm64_zip_bytes"]) if meta.get("arm64_zip_bytes") else None
+    first = d.get("first_event")
+    fv = first["variants"] if first else {}
+
+    def first_med(key, field="event_to_deny_ms", phase="cold"):
+        return med([m[field] for m in fv.get(key, {}).get(phase, [])])
 
     w("## Targets")
     w("")
     w("| target | measured | |")
     w("|---|---|---|")
-    w(f"| cold start median < 20 ms | {ms(rust_med, 2)} (p90 {ms(cold['rust']['p90'], 2)}) | {mark(rust_med < 20)} |")
-    w(f"| cold start >= 10x faster than the boto3 baseline | {ratio:.1f}x ({ms(py_med)} / {ms(rust_med, 2)}) | {mark(ratio >= 10)} |")
+    w(f"| cold start median <= 4 ms | {ms(rust_med, 2)} (p90 {ms(cold['rust']['p90'], 2)}) | {mark(rust_med <= 4)} |")
+    if ratio is not None:
+        w(f"| cold start >= 50x faster than the boto3 baseline, same run | {ratio:.1f}x ({ms(py_med)} / {ms(rust_med, 2)}) | {mark(ratio >= 50)} |")
+    else:
+        w("| cold start >= 50x faster than the boto3 baseline, same run | not measured (--no-baseline) | not measured |")
+    if "before" in fv:
+        now_d, was_d = first_med("current"), first_med("before")
+        w(f"| first event's time to the deny does not grow (median, fresh process) | {ms(now_d)} now, {ms(was_d)} before | "
+          f"{mark(now_d is not None and was_d is not None and now_d <= was_d)} |")
     w(f"| <= 2 AWS calls in sequence before the deny, finding names the role | at most {named_max} in every one of "
       f"{len(named_steps)} runs ({named_over} over 2) | {mark(named_max is not None and named_max <= 2)} |")
     w(f"| peak RSS < 32 MiB over {rss['findings']} findings | {hwm_kib / 1024:.1f} MiB (VmHWM) | {mark(hwm_kib < 32 * 1024)} |")
@@ -124,47 +138,108 @@ def main():
         w(f"| arm64 zip < 10 MiB | {mib(arm_bytes)} | {mark(arm_bytes < 10 * MIB)} |")
     else:
         w(f"| arm64 zip < 10 MiB | not measured: {meta.get('arm64_reason', 'unknown reason')} | not measured |")
+    if meta.get("before_binary_bytes") and rss_before:
+        bb, zb = int(meta["binary_bytes"]), int(meta["x86_zip_bytes"])
+        bb0, zb0 = int(meta["before_binary_bytes"]), int(meta["before_zip_bytes"])
+        h0 = rss_before["end_kib"]["VmHWM"]
+        w(f"| binary, zip and peak RSS no larger than before | binary {mib(bb)} (before {mib(bb0)}), zip {mib(zb)} "
+          f"(before {mib(zb0)}), peak RSS {hwm_kib / 1024:.1f} MiB (before {h0 / 1024:.1f} MiB) | "
+          f"{mark(bb <= bb0 and zb <= zb0 and hwm_kib <= h0 + 256)} |")
+    burst = d.get("burst")
+    if burst and "findings" in burst:
+        b = burst["summary"]
+        w(f"| organization-wide burst: every finding contained, nothing lost | {b['contained']} of {b['findings']} contained, "
+          f"{b['failed']} failed, {b['failure_queue']} in the failure queue | "
+          f"{mark(b['contained'] == b['findings'] and b['failure_queue'] == 0)} |")
     w("")
+
+    # -- before and after ----------------------------------------------------------------------
+    if before_cold or "before" in fv:
+        w("## Before and after (issue 16: compiled-in trust store, no client before the first event)")
+        w("")
+        w(f"The release build of {meta.get('before_commit', 'the previous commit')} (`--before`, built by "
+          "tools/bench/build-before.sh) measured in this run beside the current one, interleaved run by run; "
+          "the method of each row is in the sections below.")
+        w("")
+        w("| | before | after |")
+        w("|---|---|---|")
+        if before_cold:
+            w(f"| cold start, median (p90) | {ms(before_cold['median'], 2)} ({ms(before_cold['p90'], 2)}) "
+              f"| {ms(rust_med, 2)} ({ms(cold['rust']['p90'], 2)}) |")
+            if py_med:
+                w(f"| ratio to the boto3 baseline ({ms(py_med)}) | {py_med / before_cold['median']:.1f}x | {ratio:.1f}x |")
+        if "before" in fv:
+            w(f"| first event to the deny, median (`{first['event']}`, fresh process) | {ms(first_med('before'))} | {ms(first_med('current'))} |")
+            w(f"| first event to the response, median | {ms(first_med('before', 'event_to_response_ms'))} | {ms(first_med('current', 'event_to_response_ms'))} |")
+            w(f"| second event to the deny, median | {ms(first_med('before', phase='warm'))} | {ms(first_med('current', phase='warm'))} |")
+        if meta.get("before_binary_bytes"):
+            w(f"| release binary (x86_64) | {mib(int(meta['before_binary_bytes']))} | {mib(int(meta['binary_bytes']))} |")
+            w(f"| x86_64 zip | {mib(int(meta['before_zip_bytes']))} | {mib(int(meta['x86_zip_bytes']))} |")
+        if rss_before:
+            w(f"| peak RSS over {rss['findings']} findings (VmHWM) | {rss_before['end_kib']['VmHWM'] / 1024:.1f} MiB | {hwm_kib / 1024:.1f} MiB |")
+            w(f"| RSS waiting for the first event | {rss_before['idle_kib']['VmRSS'] / 1024:.1f} MiB | {rss['idle_kib']['VmRSS'] / 1024:.1f} MiB |")
+        w("")
 
     # -- cold start ---------------------------------------------------------------------------
     w("## Cold start")
     w("")
     w("From process start (just before the driver spawns it) to the function's first "
       "`GET /2018-06-01/runtime/invocation/next` arriving at a minimal Runtime API on 127.0.0.1 "
-      "(tools/bench/runtime_api.py), Lambda's environment variables set, `AWS_ENDPOINT_URL` at moto. "
-      f"{cold['rust']['n']} measured runs each after {meta.get('cold_warmup', '?')} warm-up runs, Rust and Python "
-      "interleaved; the page cache is warm (a Lambda cold start also downloads and unpacks the zip, "
+      "(tools/bench/runtime_api.py), Lambda's environment variables set (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, "
+      "`AWS_SECRET_ACCESS_KEY`, `AWS_LAMBDA_*`), `AWS_ENDPOINT_URL` at moto. "
+      f"{cold['rust']['n']} measured runs each after {meta.get('cold_warmup', '?')} warm-up runs, every function "
+      "interleaved run by run; the page cache is warm (a Lambda cold start also downloads and unpacks the zip, "
       "which this does not measure).")
     w("")
     w("| function | median | p90 | min | max |")
     w("|---|---|---|---|---|")
-    for label, key, digits in (("session-revoker (release binary)", "rust", 2),
-                               ("Python + boto3 baseline (iam, sns, sts, ec2 clients at import)", "python_boto3", 1)):
-        s = cold[key]
-        w(f"| {label} | {ms(s['median'], digits)} | {ms(s['p90'], digits)} | {ms(s['min'], digits)} | {ms(s['max'], digits)} |")
+    rows = [("session-revoker (release binary)", "rust", 2),
+            ("Python + boto3 baseline (iam, sns, sts, ec2 clients at import)", "python_boto3", 1),
+            ("session-revoker with `TLS_TRUST_STORE=platform`", "rust_platform_store", 2),
+            ("session-revoker before this change (`--before`)", "before", 2)]
+    for label, key, digits in rows:
+        s_ = cold.get(key)
+        if not s_ or not s_.get("n"):
+            continue
+        w(f"| {label} | {ms(s_['median'], digits)} | {ms(s_['p90'], digits)} | {ms(s_['min'], digits)} | {ms(s_['max'], digits)} |")
     w("")
-    w(f"Ratio of medians: **{ratio:.1f}x**. The baseline is tools/bench/baseline_handler.py run by the minimal "
-      "runtime loop tools/bench/python_runtime.py with the virtualenv's Python "
-      f"({meta.get('python', '?')}).")
+    if ratio is not None:
+        w(f"Ratio of medians: **{ratio:.1f}x**. The baseline is tools/bench/baseline_handler.py run by the minimal "
+          "runtime loop tools/bench/python_runtime.py with the virtualenv's Python "
+          f"({meta.get('python', '?')}).")
+        w("")
+    w("What runs before the first `next`: the tokio runtime, logging, `Config::from_env`, and `aws_config` "
+      "reading the environment (region and credentials straight from Lambda's variables, so the default chains "
+      "with their STS and instance-metadata clients are not built; profile files). No SDK client and no HTTPS "
+      "connector is created: IAM, STS, EC2 and SNS clients are built on first use. The HTTPS client trusts the "
+      "five Amazon Trust Services roots compiled into the binary (README \"TLS trust\"): nothing is read from "
+      "/etc/ssl when the first client is built either. Before this change, `load()` built the default "
+      "credentials chain, whose web-identity provider created an STS client, and creating a client built its "
+      "HTTPS connector, which read and parsed every platform root certificate (rustls-native-certs: "
+      "`SSL_CERT_FILE` and every file in `SSL_CERT_DIR`); the SNS and STS clients were created too.")
     w("")
 
-    ts = d.get("trust_store")
-    if ts and "variants" in ts:
-        w("### Where the cold start goes: the trust store")
+    if first:
+        w("### The first event: nothing moved in front of the deny")
         w("")
-        w("`aws_config::ConfigLoader::load` builds the default credentials chain; its web-identity provider creates an "
-          "STS client, and creating a client validates the default HTTPS client, which loads every platform root "
-          "certificate (rustls-native-certs reads `SSL_CERT_FILE` and each file in `SSL_CERT_DIR`) before the first "
-          "`next`. The same binary, started with smaller trust stores through those two variables "
-          f"(interleaved, {ts['variants'][0]['n']} runs each):")
+        w(f"`{first['event']}` through the recording proxy (method as in *Event to deny* below), the first and the "
+          f"second invocation of a fresh process, {first['runs']} processes per build, builds interleaved. "
+          "The first invocation now creates the IAM client (it did before too) and its HTTPS connector; with the "
+          "compiled-in roots that connector parses 5 certificates instead of the platform's ~140. "
+          "`TLS_TRUST_STORE=platform` shows what the fallback costs, and where: on the first event, not at start-up.")
         w("")
-        w("| trust store | median | p90 | min |")
-        w("|---|---|---|---|")
-        for v in ts["variants"]:
-            w(f"| {v['name']} | {ms(v['median'], 2)} | {ms(v['p90'], 2)} | {ms(v['min'], 2)} |")
-        w("")
-    elif ts:
-        w(f"Trust-store comparison not measured: {ts.get('skipped')}.")
+        w("| build | first event to deny, median (p90) | first event to response | second event to deny | steps to deny (max) |")
+        w("|---|---|---|---|---|")
+        labels = {"current": "current (compiled-in Amazon Trust Services roots)",
+                  "current_platform_store": "current, `TLS_TRUST_STORE=platform`",
+                  "before": "before this change"}
+        for key, v in fv.items():
+            c = [m["event_to_deny_ms"] for m in v["cold"]]
+            steps = [m["steps_to_deny"] for m in v["cold"] + v["warm"] if m["steps_to_deny"] is not None]
+            not_done = sum(1 for m in v["cold"] + v["warm"] if not m["verified_in_moto"])
+            note = f" ({not_done} runs without the deny in moto!)" if not_done else ""
+            w(f"| {labels.get(key, key)}{note} | {ms(med(c))} ({ms(pct(c, 90))}) | {ms(first_med(key, 'event_to_response_ms'))} "
+              f"| {ms(first_med(key, phase='warm'))} | {max(steps) if steps else '–'} |")
         w("")
 
     # -- event to deny ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ Used as a module by driver.py; `python runtime_api.py` serves it alone (see the 
 import collections
 import http.server
 import json
+import queue
 import socket
 import socketserver
 import sys
@@ -54,6 +55,7 @@ class RuntimeApi:
         self._init_errors = []
         self._next_count = 0
         self._closed = False
+        self._listeners = []  # queues that receive every result (listen())
         api = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -165,6 +167,8 @@ class RuntimeApi:
     def _note_result(self, request_id, kind, ns, body):
         with self._lock:
             self._results[request_id] = (kind, ns, body)
+            for q in self._listeners:
+                q.put((request_id, kind, ns, body))
             self._lock.notify_all()
 
     def _note_init_error(self, body):
@@ -193,6 +197,13 @@ class RuntimeApi:
                     return None
                 self._lock.wait(left)
             return self._first_next_ns
+
+    def listen(self):
+        """A queue that receives (request id, kind, monotonic ns, body) for every result from now on."""
+        q = queue.Queue()
+        with self._lock:
+            self._listeners.append(q)
+        return q
 
     def init_errors(self):
         with self._lock:

@@ -43,6 +43,11 @@ pub struct IncidentReport {
 }
 
 impl IncidentReport {
+    /// Recomputes the outcome after an action changed (a later verification failed it).
+    pub fn refresh_outcome(&mut self) {
+        self.outcome = incident_outcome(&self.actions);
+    }
+
     pub fn new(incident: &Incident, actions: Vec<ActionOutcome>) -> Self {
         let p = &incident.principal;
         let mut report = Self {
