@@ -18,7 +18,8 @@
 #
 # Environment: BENCH_BUDGET_SECONDS (default 570: the whole run stays under ten minutes),
 # BENCH_ARM64=auto|never (default auto), BENCH_COLD_RUNS (21), BENCH_DENY_RUNS (5),
-# BENCH_OUT (BENCHMARKS.md), BENCH_BEFORE (the release binary to compare with; default
+# BENCH_OUT (BENCHMARKS.md; the burst's plot goes beside it as BENCHMARKS-burst.png),
+# BENCH_BURST_CONCURRENCY (10, the template's ReservedConcurrency), BENCH_BEFORE (the release binary to compare with; default
 # target/bench/before/session-revoker, which `tools/bench/build-before.sh <commit>` builds; the
 # comparison is left out when it is missing).
 set -euo pipefail
@@ -138,7 +139,9 @@ rm -rf "$out_dir/logs"
 tools/with-moto.sh "$py" tools/bench/driver.py \
   --binary "$binary" --python "$py" --out "$out_dir/driver.json" --log-dir "$out_dir/logs" \
   --cold-runs "$cold_runs" --warmup "$cold_warmup" --deny-runs "$deny_runs" \
-  --rss-findings 100 --rss-roles 20 "${before_args[@]}"
+  --rss-findings 100 --rss-roles 20 "${before_args[@]}" \
+  --only cold --only first --only deny --only rss --only burst \
+  --burst-concurrency "${BENCH_BURST_CONCURRENCY:-10}" --burst-png "$(dirname "$report_out")/BENCHMARKS-burst.png"
 note driver_seconds "$(( $(date +%s) - t ))"
 
 # -- 4. sizes -------------------------------------------------------------------------------------
@@ -151,7 +154,7 @@ note x86_zip_bytes "$(stat -c %s "$x86_zip")"
 note x86_zip_how "the release binary zipped as \`bootstrap\` by tools/bench/zip_bootstrap.py ($arch, deflate), not by \`cargo lambda build\`, which would rebuild with --target x86_64-unknown-linux-gnu and -C target-cpu=haswell"
 
 # -- 5. criterion ---------------------------------------------------------------------------------
-# The bench lives in the pure core crate (revoker-core): no AWS SDK crate is built for it. The build
+# The bench lives in its own crate over the pure core (bench/, revoker-bench): no AWS SDK crate is built for it. The build
 # gets what is left of the budget (cargo keeps what it finished: the next run goes on from there).
 t=$(date +%s)
 criterion_args=(--warm-up-time 1 --measurement-time 3 --sample-size 30)
@@ -163,14 +166,14 @@ if (( left < 30 )); then
 else
   say "criterion: cargo bench --bench pure_path (build: at most ${left} s)"
   rc=0
-  run_with_deadline "$left" cargo bench -p revoker-core --bench pure_path --no-run \
+  run_with_deadline "$left" cargo bench -p revoker-bench --bench pure_path --no-run \
     >"$out_dir/criterion.log" 2>&1 || rc=$?
   if (( rc == 124 )); then
     note criterion_reason "the bench build did not finish within the ${left} s left of the bench's ${budget} s budget (its progress is kept in target/: the next \`make bench\` goes on with it)"
   elif (( rc != 0 )); then
     tail -20 "$out_dir/criterion.log" >&2
     note criterion_reason "cargo bench --no-run failed (see target/bench/criterion.log)"
-  elif timeout 300 cargo bench -p revoker-core --bench pure_path -- "${criterion_args[@]}" \
+  elif timeout 300 cargo bench -p revoker-bench --bench pure_path -- "${criterion_args[@]}" \
        >>"$out_dir/criterion.log" 2>&1; then
     grep -E '^(pure_path|  *time:|  *thrpt:)' "$out_dir/criterion.log" >&2 || true
   else

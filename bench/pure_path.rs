@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-const EVENT: &str = include_str!("../../events/assumed-role-event.json");
+const EVENT: &str = include_str!("../events/assumed-role-event.json");
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:session-revoker-reports";
 
 fn now() -> OffsetDateTime {
