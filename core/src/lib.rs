@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod finding_types;
+pub mod follow;
 pub mod input;
 pub mod model;
 pub mod names;
