@@ -19,20 +19,23 @@
 //! budget); CloudTrail's word on a role's path is not IAM's.
 
 pub mod chain;
+pub mod commands;
 pub mod event;
+pub mod steps;
 pub mod window;
 
 #[cfg(test)]
 mod tests;
 
-pub use chain::{
-    follow_chain, guard_from_config, reach_from_config, undo_commands, ContainPersistence,
-    Containment, Decision, FollowOptions, FollowPlan, KeyToFollow, KeyVisit, ManualAction,
-    PersistenceStep, SessionStep, TokenStep, Visit, WriteTarget,
-};
+pub use chain::{follow_chain, guard_from_config, reach_from_config};
+pub use commands::undo_commands;
 pub use event::{
     observe, AssumeApi, AssumedSession, EventRef, MintedToken, Observed, Persistence,
     PersistenceEvent, RoleRef, TokenApi,
+};
+pub use steps::{
+    ContainPersistence, Containment, Decision, FollowOptions, FollowPlan, KeyToFollow, KeyVisit,
+    ManualAction, PersistenceStep, SessionStep, TokenStep, Visit, WriteTarget,
 };
 pub use window::{lookup_window, next_look, LookupWindow, NextLook};
 

@@ -13,6 +13,7 @@ use crate::names;
 mod cutoff;
 pub mod manual;
 mod role;
+mod role_wide;
 mod session;
 mod user;
 

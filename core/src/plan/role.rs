@@ -1,7 +1,8 @@
 //! Deciding about a role: protected or not, role-wide or session-scoped, covered already or
 //! not, and whether an instance needs fresh credentials.
 
-use super::cutoff::{covered, cutoff_in_place, new_cutoff};
+use super::cutoff::new_cutoff;
+use super::role_wide::role_wide;
 use super::session::{invalid_session, session_scoped, stolen_sessions};
 use crate::config::{Config, RevokeScope};
 use crate::finding_types;
@@ -205,46 +206,6 @@ fn fail(incident: &Incident, config: &Config, role: &RoleInfo, error: &AwsError)
             error: error.clone(),
         },
     )
-}
-
-pub(super) fn role_wide(
-    role: &RoleInfo,
-    existing: Option<&str>,
-    incident: &Incident,
-    cutoff: OffsetDateTime,
-    note: Option<String>,
-    now: OffsetDateTime,
-) -> PlannedAction {
-    let in_place = cutoff_in_place(existing, policy::ROLE_POLICY_NAME, now);
-    let note = join_opt(note, in_place.note.clone());
-    if !in_place.must_replace {
-        if let Some(step) = covered(in_place.cutoff, incident, cutoff) {
-            return PlannedAction::new(ActionKind::RevokeRoleSessions, &role.name, step);
-        }
-    }
-    // A trusted cutoff already later than ours stays: a cutoff never moves back.
-    let cutoff = in_place.cutoff.map_or(cutoff, |c| c.max(cutoff));
-    PlannedAction::new(
-        ActionKind::RevokeRoleSessions,
-        &role.name,
-        Step::Write(Write::PutRolePolicy {
-            role: role.name.clone(),
-            policy_name: policy::ROLE_POLICY_NAME,
-            document: RevocationPolicy { cutoff }.to_json(),
-            cutoff,
-            previous_cutoff: in_place.cutoff,
-            note,
-            sessions: Vec::new(),
-            fallback: None,
-        }),
-    )
-}
-
-fn join_opt(a: Option<String>, b: Option<String>) -> Option<String> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-        (a, b) => a.or(b),
-    }
 }
 
 /// The instance whose profile credentials were stolen: the session name when it is an

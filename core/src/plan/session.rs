@@ -2,7 +2,7 @@
 //! exactly them (merged with those in place, cutoffs only moving forward).
 
 use super::cutoff::MAX_CUTOFF_AHEAD;
-use super::role::role_wide;
+use super::role_wide::role_wide;
 use crate::model::{ActionKind, Incident, PlannedAction, RoleInfo, Step, Write};
 use crate::names;
 use crate::policy::{self, SessionRevocations};

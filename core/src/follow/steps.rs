@@ -1,0 +1,252 @@
+//! What the walk found and decided: the follow-up plan and its parts.
+
+use super::commands::event_lookup_command;
+use super::event::{AssumedSession, EventRef, MintedToken, Persistence, PersistenceEvent, RoleRef};
+use super::Reach;
+use crate::config::RevokeScope;
+use std::collections::{BTreeMap, BTreeSet};
+use time::OffsetDateTime;
+
+/// Whether access keys the attacker created are deactivated (`CONTAIN_PERSISTENCE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainPersistence {
+    /// List them with the command that deactivates each (the default).
+    Report,
+    /// Deactivate them (`UpdateAccessKey Status=Inactive`; never deleted).
+    Contain,
+}
+
+/// The fixed inputs of a walk.
+#[derive(Debug, Clone)]
+pub struct FollowOptions {
+    /// The finding's account (`detail.accountId`).
+    pub finding_account: String,
+    /// `CHAIN_DEPTH`: keys found this many hops from the finding's key are listed, not read.
+    pub depth: u32,
+    /// `REVOKE_SCOPE`. For sessions the attacker created, `auto` means session scope: every one
+    /// of them is the attacker's, while the role's other sessions are not.
+    pub scope: RevokeScope,
+    pub contain: ContainPersistence,
+    /// The cutoff written into the deny documents of by-hand commands.
+    pub cutoff: OffsetDateTime,
+}
+
+/// A key to read the events of, in the account whose CloudTrail holds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyToFollow {
+    pub access_key_id: String,
+    pub account: String,
+    /// 0 for the finding's keys.
+    pub depth: u32,
+}
+
+/// A principal the plan would write to, for the protection check.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteTarget<'a> {
+    Role(&'a RoleRef),
+    User { account: &'a str, name: &'a str },
+}
+
+/// What happens to a session or a user found on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Write the deny, in the finding's account or through the member role.
+    Revoke { reach: Reach },
+    /// Never written to (protected role, the responder's own role, service-linked…): a person
+    /// decides, with `commands` when a deny can be written by hand at all (none for
+    /// service-linked and Identity Center roles).
+    Protected {
+        reason: String,
+        commands: Vec<String>,
+    },
+    /// The account cannot be acted in: `manual_action_required`, with the commands.
+    ManualActionRequired {
+        reason: String,
+        commands: Vec<String>,
+    },
+}
+
+/// A role session the attacker created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStep {
+    pub session: AssumedSession,
+    /// The key that created it.
+    pub via_key: String,
+    /// Hops from the finding's key (1: the finding's key assumed it).
+    pub depth: u32,
+    /// `Session` (exact `aws:userid`, policy `SessionRevokerDenyStolenSessions`) or `Role`
+    /// (`AWSRevokeOlderSessions`).
+    pub scope: RevokeScope,
+    /// Other account than the finding's.
+    pub cross_account: bool,
+    pub decision: Decision,
+}
+
+/// An IAM user's minted token: the user's `AWSRevokeOlderSessions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenStep {
+    pub token: MintedToken,
+    pub via_key: String,
+    pub depth: u32,
+    pub decision: Decision,
+}
+
+/// What is done about one persistence event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Containment {
+    /// An attacker-created access key, deactivated (`CONTAIN_PERSISTENCE=contain`).
+    Deactivate { reach: Reach },
+    /// Listed with its undo commands; nobody deletes anything automatically.
+    ListOnly { reason: String },
+}
+
+/// A persistence event with the exact commands that undo it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistenceStep {
+    pub event: PersistenceEvent,
+    pub via_key: String,
+    pub depth: u32,
+    /// Commands built only from validated names.
+    pub undo: Vec<String>,
+    /// What the commands cannot restore, when something.
+    pub caveat: Option<String>,
+    pub containment: Containment,
+}
+
+/// What happened to one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visit {
+    /// Its events were read: how many, and how many mattered.
+    Read { events: usize, relevant: usize },
+    /// The look-up failed.
+    Unavailable(String),
+    /// Not read: depth limit, or an account the function may not look in.
+    NotFollowed(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVisit {
+    pub key: KeyToFollow,
+    pub visit: Visit,
+}
+
+/// Something a person must do, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualAction {
+    pub target: String,
+    pub reason: String,
+    pub commands: Vec<String>,
+}
+
+/// The follow-up plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowPlan {
+    /// Every key considered, in the order visited.
+    pub keys: Vec<KeyVisit>,
+    pub sessions: Vec<SessionStep>,
+    pub tokens: Vec<TokenStep>,
+    pub persistence: Vec<PersistenceStep>,
+    /// Calls that failed (`errorCode`): attempts, nothing created.
+    pub refused: Vec<(EventRef, String)>,
+    /// Relevant events whose fields did not validate: a person looks.
+    pub unreadable: Vec<(EventRef, String)>,
+}
+
+impl FollowPlan {
+    /// Sessions to revoke now.
+    pub fn sessions_to_revoke(&self) -> impl Iterator<Item = &SessionStep> {
+        self.sessions
+            .iter()
+            .filter(|s| matches!(s.decision, Decision::Revoke { .. }))
+    }
+
+    /// Users whose minted tokens to revoke now, one step per user (several tokens of one user
+    /// need one deny).
+    pub fn users_to_revoke(&self) -> Vec<&TokenStep> {
+        self.distinct_users(true)
+    }
+
+    fn distinct_users(&self, revoke: bool) -> Vec<&TokenStep> {
+        let mut seen = BTreeSet::new();
+        self.tokens
+            .iter()
+            .filter(|t| matches!(t.decision, Decision::Revoke { .. }) == revoke)
+            .filter(|t| seen.insert((t.token.account.as_str(), t.token.user_name.as_str())))
+            .collect()
+    }
+
+    /// Sessions to revoke now, grouped by role (account, role name): one policy write per role,
+    /// whose session-scoped document holds every `aws:userid` of the group.
+    pub fn revocations_by_role(&self) -> BTreeMap<(&str, &str), Vec<&SessionStep>> {
+        let mut out: BTreeMap<(&str, &str), Vec<&SessionStep>> = BTreeMap::new();
+        for s in self.sessions_to_revoke() {
+            out.entry((
+                s.session.role.account.as_str(),
+                s.session.role.name.as_str(),
+            ))
+            .or_default()
+            .push(s);
+        }
+        out
+    }
+
+    /// Attacker-created access keys to deactivate now: (account, user, key).
+    pub fn keys_to_deactivate(&self) -> Vec<(Option<&str>, &str, &str)> {
+        self.persistence
+            .iter()
+            .filter(|p| matches!(p.containment, Containment::Deactivate { .. }))
+            .filter_map(|p| match &p.event.what {
+                Persistence::AccessKey {
+                    user,
+                    access_key_id,
+                } => Some((
+                    p.event.account.as_deref(),
+                    user.as_str(),
+                    access_key_id.as_str(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Everything a person must do: sessions and users in accounts the function cannot act in,
+    /// protected roles the attacker reached, and relevant events that did not validate.
+    pub fn manual_actions(&self) -> Vec<ManualAction> {
+        let mut out = Vec::new();
+        for s in &self.sessions {
+            if let Decision::ManualActionRequired { reason, commands }
+            | Decision::Protected { reason, commands } = &s.decision
+            {
+                out.push(ManualAction {
+                    target: format!("session {}", s.session.assumed_role_id),
+                    reason: reason.clone(),
+                    commands: commands.clone(),
+                });
+            }
+        }
+        for t in self.distinct_users(false) {
+            if let Decision::ManualActionRequired { reason, commands }
+            | Decision::Protected { reason, commands } = &t.decision
+            {
+                out.push(ManualAction {
+                    target: format!("IAM user {} in {}", t.token.user_name, t.token.account),
+                    reason: reason.clone(),
+                    commands: commands.clone(),
+                });
+            }
+        }
+        for (event, why) in &self.unreadable {
+            out.push(ManualAction {
+                target: format!(
+                    "{} event {}",
+                    event.event_name,
+                    event.event_id.as_deref().unwrap_or("(no id)")
+                ),
+                reason: why.clone(),
+                commands: vec![event_lookup_command(event)],
+            });
+        }
+        out
+    }
+}
