@@ -164,16 +164,21 @@ pub async fn reconcile(
                 _ => Some(w.document.to_string()),
             }
         } else {
+            // Each named session must keep the cutoff the planned document gives it: a session
+            // the plan left at an earlier cutoff (already covered) is not moved forward here,
+            // or an honest fresh session of it issued in between would be refused.
+            let planned = SessionRevocations::from_document(w.document).unwrap_or_default();
+            let wanted = |s: &String| planned.sessions.get(s).copied().unwrap_or(w.cutoff);
             let mut merged = SessionRevocations::from_document(&current).unwrap_or_default();
             if w.sessions
                 .iter()
-                .all(|s| merged.sessions.get(s).is_some_and(|c| *c >= w.cutoff))
+                .all(|s| merged.sessions.get(s).is_some_and(|c| *c >= wanted(s)))
             {
                 None
             } else {
                 for s in w.sessions {
-                    let c = merged.sessions.entry(s.clone()).or_insert(w.cutoff);
-                    *c = (*c).max(w.cutoff);
+                    let c = merged.sessions.entry(s.clone()).or_insert(wanted(s));
+                    *c = (*c).max(wanted(s));
                 }
                 Some(merged.to_json())
             }

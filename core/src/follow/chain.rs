@@ -239,8 +239,7 @@ fn session_step(
     }
 }
 
-/// The by-hand revocation of one session, every value validated upstream.
-
+/// The follow-up for a token minted by a stolen user key (the user's deny).
 fn token_step(
     token: MintedToken,
     via: &KeyToFollow,

@@ -20,6 +20,7 @@ pub(super) fn event_lookup_command(event: &EventRef) -> String {
     }
 }
 
+/// The by-hand revocation of one session, every value validated upstream.
 pub(super) fn session_commands(
     s: &AssumedSession,
     scope: RevokeScope,

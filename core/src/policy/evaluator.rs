@@ -1,3 +1,5 @@
+//! A fast shape check, not the authority: the policy judge (`tests/policy_judge.rs`,
+//! iam-simulate) and the fakecloud drills decide what IAM does with a document.
 //! A test-only evaluator of the deny policies this tool writes: just the condition
 //! operators it uses, with IAM's semantics (all conditions of a statement must match;
 //! a condition key absent from the request never matches). Anything else panics, so a
@@ -23,6 +25,12 @@ pub fn denies(document: &str, req: &Request) -> bool {
             .all(|(op, keys)| {
                 keys.as_object().unwrap().iter().all(|(key, value)| {
                     let value = value.as_str().unwrap();
+                    // IAM substitutes policy variables inside condition values; this shape check
+                    // does not, so it refuses to judge them (the iam-simulate judge does).
+                    assert!(
+                        !value.contains("${"),
+                        "evaluator does not model policy variables: {value}"
+                    );
                     match (op.as_str(), key.as_str()) {
                         ("DateLessThan", "aws:TokenIssueTime") => req
                             .token_issue_time
