@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 LINT_VENV := .venv-lint
+SAM_VENV := .venv-sam
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: judge fakecloud fuzz all demo test unit lint-templates build deploy invoke-remote bench fmt clippy clean venv
@@ -23,7 +24,15 @@ $(LINT_VENV)/.installed: tools/requirements-lint.txt
 	$(LINT_VENV)/bin/pip install --quiet -r tools/requirements-lint.txt
 	touch $@
 
-venv: $(VENV)/.installed $(LINT_VENV)/.installed
+# `sam validate --lint` (AWS SAM CLI, pinned) in a third virtualenv: its dependencies conflict with
+# checkov's pins. It runs offline (checked with the network unshared).
+$(SAM_VENV)/.installed: tools/requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r tools/requirements-sam.txt
+	touch $@
+
+venv: $(VENV)/.installed $(LINT_VENV)/.installed $(SAM_VENV)/.installed
 
 # The policy judge (@cloud-copilot/iam-simulate, pinned with its lockfile), run as its own node process.
 JUDGE := tools/iam-judge
@@ -43,7 +52,7 @@ demo: $(VENV)/.installed
 	tools/demo.sh
 
 ## make test: unit, adapter, emulator, policy-judge, drill and end-to-end tests, then the template checks.
-test: $(VENV)/.installed $(LINT_VENV)/.installed $(JUDGE)/node_modules/.installed fakecloud
+test: $(VENV)/.installed $(LINT_VENV)/.installed $(SAM_VENV)/.installed $(JUDGE)/node_modules/.installed fakecloud
 	cargo build --workspace --all-targets
 	# The binary cargo-lambda runs is built without the tests' SDK features: build it up front too.
 	cargo build --bin session-revoker
@@ -55,7 +64,7 @@ unit:
 	cargo test -p revoker-core
 	cargo test --lib
 
-lint-templates: $(LINT_VENV)/.installed
+lint-templates: $(LINT_VENV)/.installed $(SAM_VENV)/.installed
 	tools/check-templates.sh
 
 fmt:

@@ -50,6 +50,8 @@ const EXPECTATIONS: &[&str] = &[
     "iam-user-key-event.json",
     "root-credential-event.json",
     "member-account-event.json",
+    "securityhub-imported-event.json",
+    "securityhub-custom-action-event.json",
 ];
 
 fn repo() -> PathBuf {
@@ -815,6 +817,37 @@ fn every_sample_event_end_to_end() {
                 assert_eq!(
                     after["admin_has_data_pipeline"], false,
                     "{name}: nothing created in the administrator account"
+                );
+            }
+            "securityhub-imported-event.json" => {
+                // GuardDuty's finding as Security Hub delivers it (ASFF): the same decision as
+                // GuardDuty's own event. A laptop's session is not an instance's: role scope.
+                assert_outcome(&report, name, "revoked");
+                assert_eq!(report["input"], "security_hub_event", "{name}\n{report:#}");
+                let a = action(&report, name, "revoke_role_sessions");
+                assert_action(a, name, "web-app", "done");
+                let doc = &after["policies"]["web-app"][ROLE_POLICY];
+                let cutoff = role_policy_cutoff(doc, name);
+                assert_eq!(str_of(a, "cutoff"), cutoff, "{name}: reported vs policy");
+            }
+            "securityhub-custom-action-event.json" => {
+                // A person chose "Revoke sessions" for the same GuardDuty finding and an
+                // Inspector finding: the first is already covered, the second is not GuardDuty's.
+                let incidents = report["incidents"].as_array().expect("incidents");
+                assert_eq!(incidents.len(), 2, "{name}: two incidents\n{report:#}");
+                assert_eq!(
+                    incidents[0]["outcome"], "already_covered",
+                    "{name}\n{report:#}"
+                );
+                assert_eq!(incidents[1]["outcome"], "skipped", "{name}\n{report:#}");
+                let detail = incidents[1]["actions"][0]["detail"].as_str().unwrap_or("");
+                assert!(
+                    detail.contains("product/aws/inspector"),
+                    "{name}: the skip names the product: {detail}"
+                );
+                assert_eq!(
+                    after["policies"]["web-app"], before["policies"]["web-app"],
+                    "{name}: nothing is written"
                 );
             }
             _ => unreachable!("{name} is in EXPECTATIONS without a check"),

@@ -27,6 +27,7 @@ const SELF_POLICY_WRITES: &[&str] = &[
 /// from a resource or fixed).
 const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
     ("SNS_TOPIC_ARN", None),
+    ("CHAT_TOPIC_ARN", Some("ChatTopicArn")),
     ("DRY_RUN", Some("DryRun")),
     ("CUTOFF_MARGIN_SECONDS", Some("CutoffMarginSeconds")),
     ("MIN_SEVERITY", Some("MinSeverity")),
@@ -602,6 +603,21 @@ fn sns_publish_only_on_the_report_topic() {
         for r in &s.resources {
             let topic = ref_target(r)
                 .unwrap_or_else(|| panic!("{}: sns:Publish on {r:?}, not !Ref <topic>", s.origin));
+            // The chat topic is the operator's (the chat client subscribes to it): granted only
+            // when the parameter is set, and it is what CHAT_TOPIC_ARN carries.
+            if topic == "ChatTopicArn" {
+                assert_eq!(
+                    s.guards,
+                    ["HasChatTopic"],
+                    "{}: sns:Publish on the chat topic only when ChatTopicArn is set",
+                    s.origin
+                );
+                assert_eq!(
+                    function_env(&t).get("CHAT_TOPIC_ARN").and_then(ref_target),
+                    Some("ChatTopicArn")
+                );
+                continue;
+            }
             assert_eq!(
                 type_of(t.resource(topic)),
                 Some("AWS::SNS::Topic"),
@@ -798,11 +814,13 @@ fn rule_sends_guardduty_findings_above_a_severity_to_the_function() {
                     })
                 })
         })
+        // The Security Hub custom-action rule is optional (its own test, below).
+        .filter(|(_, r)| r.get("Condition").is_none())
         .collect();
     assert_eq!(
         rules.len(),
         1,
-        "expected one EventBridge rule targeting the function"
+        "expected one unconditional EventBridge rule targeting the function"
     );
     let (rule_id, rule) = rules[0];
 
@@ -876,6 +894,54 @@ fn rule_sends_guardduty_findings_above_a_severity_to_the_function() {
     assert!(
         allowed,
         "no AWS::Lambda::Permission for events.amazonaws.com with SourceArn of {rule_id}"
+    );
+}
+
+#[test]
+fn security_hub_custom_action_rule_only_when_asked() {
+    let t = administrator();
+    let (function_id, _) = t.single("AWS::Serverless::Function");
+    let (action_id, action) = t.single("AWS::SecurityHub::ActionTarget");
+    assert_eq!(
+        action.get("Condition").and_then(Value::as_str),
+        Some("HasSecurityHubCustomAction")
+    );
+    assert_eq!(
+        t.parameter_default("SecurityHubCustomAction").as_deref(),
+        Some("false")
+    );
+    let rule = t.resource("CustomActionRule");
+    assert_eq!(
+        rule.get("Condition").and_then(Value::as_str),
+        Some("HasSecurityHubCustomAction")
+    );
+    let pattern = props(rule).get("EventPattern").expect("EventPattern");
+    assert_eq!(pattern["source"][0].as_str(), Some("aws.securityhub"));
+    assert_eq!(
+        pattern["detail-type"][0].as_str(),
+        Some(session_revoker::input::SECURITY_HUB_DETAIL_TYPES[1])
+    );
+    assert_eq!(
+        get_att(&pattern["resources"][0]),
+        Some((action_id.to_string(), "ActionTargetArn".to_string())),
+        "only the findings a person chose this action for"
+    );
+    let targets = props(rule)["Targets"].as_sequence().expect("Targets");
+    assert!(targets.iter().all(|x| x
+        .get("Arn")
+        .and_then(get_att)
+        .is_some_and(|(id, _)| id == function_id)));
+    let permitted = t.resources().any(|(_, r)| {
+        type_of(r) == Some("AWS::Lambda::Permission")
+            && r.get("Condition").and_then(Value::as_str) == Some("HasSecurityHubCustomAction")
+            && props(r)
+                .get("SourceArn")
+                .and_then(get_att)
+                .is_some_and(|(id, _)| id == "CustomActionRule")
+    });
+    assert!(
+        permitted,
+        "no conditional AWS::Lambda::Permission for CustomActionRule"
     );
 }
 

@@ -59,7 +59,9 @@ fn certificates(pem: &[u8]) -> Vec<CertificateDer<'static>> {
 fn store(roots: &[CertificateDer<'static>]) -> RootCertStore {
     let mut store = RootCertStore::empty();
     for root in roots {
-        store.add(root.clone()).expect("a parsable root certificate");
+        store
+            .add(root.clone())
+            .expect("a parsable root certificate");
     }
     store
 }
@@ -102,7 +104,12 @@ fn the_compiled_roots_are_exactly_the_five_published_amazon_trust_services_roots
     let roots = certificates(AMAZON_TRUST_SERVICES_ROOTS);
     let fingerprints: Vec<String> = roots.iter().map(|r| sha256_hex(r)).collect();
     let published: Vec<String> = PUBLISHED.iter().map(|(_, f)| f.to_string()).collect();
-    assert_eq!(fingerprints, published, "roots: {:?}", PUBLISHED.map(|(n, _)| n));
+    assert_eq!(
+        fingerprints,
+        published,
+        "roots: {:?}",
+        PUBLISHED.map(|(n, _)| n)
+    );
     // Every one becomes a trust anchor (the SDK panics on a root it cannot parse).
     assert_eq!(compiled().len(), PUBLISHED.len());
 }
@@ -110,7 +117,11 @@ fn the_compiled_roots_are_exactly_the_five_published_amazon_trust_services_roots
 #[test]
 fn the_s3_api_endpoint_chain_verifies_for_its_names() {
     let chain = certificates(S3_CHAIN);
-    assert_eq!(chain.len(), 3, "leaf, Amazon RSA 2048 M04, Amazon Root CA 1 (cross-signed)");
+    assert_eq!(
+        chain.len(),
+        3,
+        "leaf, Amazon RSA 2048 M04, Amazon Root CA 1 (cross-signed)"
+    );
     for host in [
         "s3.amazonaws.com",
         "s3.us-east-1.amazonaws.com",
@@ -152,7 +163,11 @@ fn the_s3_chain_verifies_from_either_amazon_root_ca_1_or_its_starfield_cross_sig
 #[test]
 fn the_aws_amazon_com_chain_verifies() {
     let chain = certificates(AWS_AMAZON_COM_CHAIN);
-    assert_eq!(chain.len(), 4, "leaf, Amazon RSA 2048 M01, Amazon Root CA 1, Starfield G2");
+    assert_eq!(
+        chain.len(),
+        4,
+        "leaf, Amazon RSA 2048 M01, Amazon Root CA 1, Starfield G2"
+    );
     verify(compiled(), &chain, "aws.amazon.com", AUG_2025).expect("aws.amazon.com");
 }
 

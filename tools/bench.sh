@@ -108,15 +108,24 @@ if [ ! -f "$stamp" ] || [ tools/requirements-bench.txt -nt "$stamp" ]; then
 fi
 
 # -- 2. release build -----------------------------------------------------------------------------
-say "cargo build --release"
-t=$(date +%s)
-cargo build --release --bin session-revoker
-note release_build_seconds "$(( $(date +%s) - t ))"
-# `cargo bench` below also builds the bin target, with the bench profile and the dev-dependencies'
-# features, into the same target/release/session-revoker: measure a copy of the release build.
+# BENCH_BINARY measures a release binary built elsewhere instead (e.g. from a clean export of a
+# commit while the work tree is being edited); the report's commit line then names it.
 binary="$out_dir/bin/session-revoker"
 mkdir -p "$out_dir/bin"
-cp -f "$here/target/release/session-revoker" "$binary"
+t=$(date +%s)
+if [ -n "${BENCH_BINARY:-}" ]; then
+  say "measuring $BENCH_BINARY (BENCH_BINARY), no build"
+  cp -f "$BENCH_BINARY" "$binary"
+  note release_build_seconds "0 (BENCH_BINARY)"
+  note commit "${BENCH_BINARY_LABEL:-$BENCH_BINARY}"
+else
+  say "cargo build --release"
+  cargo build --release --bin session-revoker
+  note release_build_seconds "$(( $(date +%s) - t ))"
+  # `cargo bench` below also builds the bin target, with the bench profile and the dev-dependencies'
+  # features, into the same target/release/session-revoker: measure a copy of the release build.
+  cp -f "$here/target/release/session-revoker" "$binary"
+fi
 note binary_bytes "$(stat -c %s "$binary")"
 
 # The build before issue 16, for the before/after table (optional).
@@ -182,7 +191,7 @@ else
   fi
   # cargo bench also re-links target/release/session-revoker from its bench-profile build: put
   # the release build back (cargo re-links it from its own artefacts).
-  cargo build --release --bin session-revoker --quiet
+  [ -n "${BENCH_BINARY:-}" ] || cargo build --release --bin session-revoker --quiet
 fi
 note criterion_seconds "$(( $(date +%s) - t ))"
 

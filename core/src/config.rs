@@ -30,6 +30,9 @@ pub enum ReassociationStrategy {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub sns_topic_arn: Option<String>,
+    /// An SNS topic a chat client (Amazon Q Developer in chat applications) subscribes to: one
+    /// custom notification per finding.
+    pub chat_topic_arn: Option<String>,
     pub dry_run: bool,
     pub cutoff_margin_seconds: i64,
     pub min_severity: f64,
@@ -55,6 +58,7 @@ impl Default for Config {
 /// Every variable this function reads, with its default (shown in the README).
 pub const VARIABLES: &[(&str, &str)] = &[
     ("SNS_TOPIC_ARN", ""),
+    ("CHAT_TOPIC_ARN", ""),
     ("DRY_RUN", "false"),
     ("CUTOFF_MARGIN_SECONDS", "30"),
     ("MIN_SEVERITY", "4.0"),
@@ -93,16 +97,17 @@ impl Config {
             }
         };
 
-        let sns_topic_arn = match get("SNS_TOPIC_ARN") {
-            Some(arn) if !arn.starts_with("arn:") || !arn.contains(":sns:") => {
-                return Err(invalid(
-                    "SNS_TOPIC_ARN",
-                    arn,
-                    "expected an SNS topic ARN (arn:…:sns:…)",
-                ))
-            }
-            other => other.map(str::to_string),
-        };
+        let topic =
+            |name: &'static str| -> Result<Option<String>, ConfigError> {
+                match get(name) {
+                    Some(arn) if !arn.starts_with("arn:") || !arn.contains(":sns:") => Err(
+                        invalid(name, arn, "expected an SNS topic ARN (arn:…:sns:…)"),
+                    ),
+                    other => Ok(other.map(str::to_string)),
+                }
+            };
+        let sns_topic_arn = topic("SNS_TOPIC_ARN")?;
+        let chat_topic_arn = topic("CHAT_TOPIC_ARN")?;
 
         let cutoff_margin_seconds = match get("CUTOFF_MARGIN_SECONDS") {
             None => 30,
@@ -221,6 +226,7 @@ impl Config {
 
         Ok(Self {
             sns_topic_arn,
+            chat_topic_arn,
             dry_run: bool_var("DRY_RUN")?,
             cutoff_margin_seconds,
             min_severity,

@@ -123,6 +123,28 @@ impl Responder {
         if let Some(Ok(id)) = &publish_result {
             report.published = Some(id.clone());
         }
+        // Chat (CHAT_TOPIC_ARN): one custom notification per finding, after the report. A chat
+        // message that fails is logged and counted (metric `ChatNotPublished`) and fails
+        // nothing: the report (SNS, log, response) is the record, and containment is done.
+        if let (Some(notifier), Some(chat_topic)) = (&self.notifier, &self.config.chat_topic_arn) {
+            let chats = report.chat_publications(chat_topic);
+            let results =
+                futures::future::join_all(chats.iter().map(|p| notifier.publish(p))).await;
+            let failed: Vec<_> = results.into_iter().filter_map(Result::err).collect();
+            for e in &failed {
+                tracing::error!(code = %e.code, message = %e.message, "chat notification not published");
+            }
+            if !failed.is_empty() {
+                let now_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+                println!(
+                    "{}",
+                    serde_json::json!({"_aws": {"Timestamp": now_ms, "CloudWatchMetrics": [{
+                        "Namespace": metrics::NAMESPACE, "Dimensions": [["Service"]],
+                        "Metrics": [{"Name": "ChatNotPublished", "Unit": "Count"}]}]},
+                        "Service": "session-revoker", "ChatNotPublished": failed.len()})
+                );
+            }
+        }
         // The full report always reaches the log: it is the record of what was done.
         tracing::info!(
             outcome = report.outcome.as_str(),

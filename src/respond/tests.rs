@@ -249,3 +249,52 @@ async fn a_full_user_policy_budget_is_named_as_the_users_2048_characters() {
         Some(KeyStatus::Inactive)
     );
 }
+
+const CHAT_TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:session-revoker-chat";
+
+#[tokio::test]
+async fn chat_gets_one_custom_notification_per_finding_after_the_report() {
+    let a = own_account();
+    let r = responder(
+        &a,
+        MemoryAccounts::new(&a, "session-revoker"),
+        config(&[("CHAT_TOPIC_ARN", CHAT_TOPIC)]),
+    );
+    let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Revoked);
+    let published = a.published();
+    assert_eq!(published.len(), 2, "the report, then the chat message");
+    assert_eq!(published[0].topic_arn, TOPIC);
+    assert_eq!(
+        report.published.as_deref(),
+        Some("message-1"),
+        "the report's id"
+    );
+    assert_eq!(published[1].topic_arn, CHAT_TOPIC);
+    let outer: Value = serde_json::from_str(&published[1].message).unwrap();
+    let chat: Value = serde_json::from_str(outer["default"].as_str().unwrap()).unwrap();
+    assert_eq!(chat["version"], "1.0");
+    assert_eq!(chat["source"], "custom");
+    assert!(chat["content"]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("REVOKED"));
+}
+
+#[tokio::test]
+async fn a_failed_chat_message_loses_neither_the_report_nor_the_containment() {
+    let a = own_account();
+    // The report is publish call 1; the chat message is call 2.
+    a.faults.fail_nth("Publish", 2, "AuthorizationError");
+    let r = responder(
+        &a,
+        MemoryAccounts::new(&a, "session-revoker"),
+        config(&[("CHAT_TOPIC_ARN", CHAT_TOPIC)]),
+    );
+    let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    assert_eq!(report.outcome, Outcome::Revoked);
+    assert_eq!(report.published.as_deref(), Some("message-1"));
+    assert!(a
+        .role_policy("app-deployer", policy::ROLE_POLICY_NAME)
+        .is_some());
+}

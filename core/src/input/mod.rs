@@ -5,9 +5,11 @@
 //! a missing or null field is `None`; a field of the wrong type is named, and what it costs
 //! depends on the field (see `finding`): an optional one is ignored, an identity one makes
 //! the incident unreadable. Only a payload item with nothing readable at all (not an object,
-//! an envelope from another source) is an `Err` item; only a payload of no known shape (or of
-//! Security Hub's format, not supported yet) is an `InputError`.
+//! an envelope from another source) is an `Err` item; only a payload of no known shape is an
+//! `InputError`. GuardDuty findings as Security Hub delivers them (ASFF) are read by `asff` into
+//! the same incidents; Security Hub findings of other products are skipped, naming the product.
 
+mod asff;
 mod finding;
 mod manual;
 mod timestamp;
@@ -22,7 +24,8 @@ use serde_json::{Map, Value};
 
 const EXPECTED: &str = "an EventBridge GuardDuty event (`detail-type`, `detail`), a GuardDuty finding \
 (`type`, `resource`, `service`), `aws guardduty get-findings` output (`{\"Findings\": [...]}`), a JSON array of \
-findings, or a manual request (`{\"action\": \"revoke\", \"role\": ...}`)";
+findings, a Security Hub event (`source` \"aws.securityhub\", `detail.findings`), a Security Hub (ASFF) finding \
+or `aws securityhub get-findings` output, or a manual request (`{\"action\": \"revoke\", \"role\": ...}`)";
 
 /// Most findings one payload may hold; `get-findings` accepts at most 50 ids per call.
 pub const MAX_FINDINGS_PER_PAYLOAD: usize = 100;
@@ -30,15 +33,25 @@ pub const MAX_FINDINGS_PER_PAYLOAD: usize = 100;
 /// The `detail-type` of an EventBridge event that carries a GuardDuty finding.
 pub const FINDING_DETAIL_TYPE: &str = "GuardDuty Finding";
 
+/// The `detail-type`s of EventBridge events from Security Hub that carry findings
+/// (`detail.findings[]`): every imported or updated finding, and a custom action a person chose
+/// in the console for the findings selected.
+pub const SECURITY_HUB_DETAIL_TYPES: [&str; 2] = [
+    "Security Hub Findings - Imported",
+    "Security Hub Findings - Custom Action",
+];
+
 /// Classifies the payload by shape and parses every finding in it. A payload with no
 /// findings (`[]`, `{"Findings": []}`) gives no items: the report says so.
 pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
-    if is_security_hub(payload) {
-        return Err(security_hub());
-    }
     match payload {
         Value::Object(obj) => {
-            if obj.contains_key("detail")
+            if is_security_hub_event(obj) {
+                Ok(Parsed {
+                    shape: Shape::SecurityHubEvent,
+                    items: parse_security_hub_envelope(obj)?,
+                })
+            } else if obj.contains_key("detail")
                 && (obj.contains_key("detail-type") || obj.contains_key("source"))
             {
                 let items = vec![parse_envelope(obj)];
@@ -56,9 +69,6 @@ pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
                         ),
                     });
                 };
-                if !list.is_empty() && list.iter().all(is_security_hub) {
-                    return Err(security_hub());
-                }
                 Ok(Parsed {
                     shape: Shape::GetFindings,
                     items: parse_list(list)?,
@@ -67,6 +77,11 @@ pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
                 Ok(Parsed {
                     shape: Shape::Manual,
                     items: vec![Ok(parse_manual(payload)?)],
+                })
+            } else if asff::is_asff(payload) {
+                Ok(Parsed {
+                    shape: Shape::Finding,
+                    items: vec![Ok(asff::parse_asff(obj, None))],
                 })
             } else if looks_like_finding(obj) {
                 Ok(Parsed {
@@ -77,70 +92,120 @@ pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
                 Err(unrecognised(payload))
             }
         }
-        Value::Array(list) => {
-            if !list.is_empty() && list.iter().all(is_security_hub) {
-                return Err(security_hub());
-            }
-            Ok(Parsed {
-                shape: Shape::FindingArray,
-                items: parse_list(list)?,
-            })
-        }
+        Value::Array(list) => Ok(Parsed {
+            shape: Shape::FindingArray,
+            items: parse_list(list)?,
+        }),
         other => Err(unrecognised(other)),
     }
 }
 
 fn parse_list(list: &[Value]) -> Result<Vec<Result<Incident, FindingError>>, InputError> {
-    if list.len() > MAX_FINDINGS_PER_PAYLOAD {
-        return Err(InputError::Invalid {
-            what: "finding list",
-            detail: format!(
-                "{} findings; at most {MAX_FINDINGS_PER_PAYLOAD} per invocation",
-                list.len()
-            ),
-        });
-    }
-    Ok(list
-        .iter()
-        .enumerate()
-        .map(|(i, item)| match item {
-            item if is_security_hub(item) => Err(FindingError::new(
-                format!("[{i}]"),
-                SECURITY_HUB_NOT_SUPPORTED,
-            )),
-            Value::Object(obj) if obj.contains_key("detail") => parse_envelope(obj),
-            Value::Object(obj) if looks_like_finding(obj) => Ok(parse_finding(obj, None)),
-            other => Err(FindingError::new(
+    check_count("finding list", list.len())?;
+    let mut items = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        match item {
+            Value::Object(obj) if is_security_hub_event(obj) => {
+                match parse_security_hub_envelope(obj) {
+                    Ok(more) => items.extend(more),
+                    Err(e) => items.push(Err(FindingError::new(format!("[{i}]"), e.to_string()))),
+                }
+            }
+            Value::Object(obj) if asff::is_asff(item) => {
+                items.push(Ok(asff::parse_asff(obj, None)))
+            }
+            Value::Object(obj) if obj.contains_key("detail") => items.push(parse_envelope(obj)),
+            Value::Object(obj) if looks_like_finding(obj) => {
+                items.push(Ok(parse_finding(obj, None)))
+            }
+            other => items.push(Err(FindingError::new(
                 format!("[{i}]"),
                 format!(
                     "expected a GuardDuty finding object, found {}",
                     describe(other)
                 ),
+            ))),
+        }
+    }
+    check_count("finding list", items.len())?;
+    Ok(items)
+}
+
+fn check_count(what: &'static str, n: usize) -> Result<(), InputError> {
+    if n > MAX_FINDINGS_PER_PAYLOAD {
+        return Err(InputError::Invalid {
+            what,
+            detail: format!("{n} findings; at most {MAX_FINDINGS_PER_PAYLOAD} per invocation"),
+        });
+    }
+    Ok(())
+}
+
+fn is_security_hub_event(obj: &Map<String, Value>) -> bool {
+    obj.get("source").and_then(Value::as_str) == Some("aws.securityhub")
+}
+
+/// An EventBridge event from Security Hub: `detail.findings[]`, each an ASFF finding (GuardDuty's
+/// read like GuardDuty's own, other products' skipped naming the product). Another `detail-type`
+/// (e.g. insight results) is one skipped item saying so.
+fn parse_security_hub_envelope(
+    obj: &Map<String, Value>,
+) -> Result<Vec<Result<Incident, FindingError>>, InputError> {
+    let account = envelope_text(obj.get("account").unwrap_or(&Value::Null));
+    let region = envelope_text(obj.get("region").unwrap_or(&Value::Null));
+    let detail_type = match obj.get("detail-type") {
+        Some(Value::String(s)) => s.as_str(),
+        other => {
+            return Ok(vec![Err(FindingError::new(
+                "detail-type",
+                format!(
+                    "expected a string, found {}",
+                    other.map(describe).unwrap_or_else(|| "nothing".into())
+                ),
+            ))])
+        }
+    };
+    if !SECURITY_HUB_DETAIL_TYPES.contains(&detail_type) {
+        let mut skipped = Incident::empty(Origin::Finding);
+        skipped.account = account.ok().flatten();
+        skipped.region = region.ok().flatten();
+        skipped.not_a_finding = Some(format!(
+            "not a finding: an event from aws.securityhub with detail-type {:?} (findings come as {:?})",
+            crate::text::safe_text(detail_type, 80),
+            SECURITY_HUB_DETAIL_TYPES
+        ));
+        return Ok(vec![Ok(skipped)]);
+    }
+    let findings = match obj.get("detail").and_then(|d| d.get("findings")) {
+        Some(Value::Array(list)) => list,
+        other => {
+            return Ok(vec![Err(FindingError::new(
+                "detail.findings",
+                format!(
+                    "expected an array, found {}",
+                    other.map(describe).unwrap_or_else(|| "nothing".into())
+                ),
+            ))])
+        }
+    };
+    check_count("Security Hub event", findings.len())?;
+    Ok(findings
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match f {
+            Value::Object(o) => Ok(asff::parse_asff(
+                o,
+                Some(Fallback {
+                    account: envelope_text(obj.get("account").unwrap_or(&Value::Null)),
+                    region: envelope_text(obj.get("region").unwrap_or(&Value::Null)),
+                }),
+            )),
+            other => Err(FindingError::new(
+                format!("detail.findings[{i}]"),
+                format!("expected an ASFF finding object, found {}", describe(other)),
             )),
         })
         .collect())
-}
-
-const SECURITY_HUB_NOT_SUPPORTED: &str = "Security Hub's finding format (ASFF, the AWS Security \
-Finding Format) is not supported yet: send GuardDuty's own finding (the EventBridge event with source \
-\"aws.guardduty\", or `aws guardduty get-findings` output)";
-
-fn security_hub() -> InputError {
-    InputError::Invalid {
-        what: "input",
-        detail: SECURITY_HUB_NOT_SUPPORTED.into(),
-    }
-}
-
-/// A Security Hub finding (ASFF: `ProductArn`, or `AwsAccountId` with `SchemaVersion`
-/// "2018-10-08") or an EventBridge event from Security Hub (`source` "aws.securityhub",
-/// `detail.findings[]`). GuardDuty's own findings, in either case, have `accountId` and
-/// never `ProductArn` or `AwsAccountId`.
-fn is_security_hub(v: &Value) -> bool {
-    let Value::Object(obj) = v else { return false };
-    obj.get("source").and_then(Value::as_str) == Some("aws.securityhub")
-        || obj.contains_key("ProductArn")
-        || (obj.contains_key("AwsAccountId") && obj.contains_key("SchemaVersion"))
 }
 
 fn looks_like_finding(obj: &Map<String, Value>) -> bool {
@@ -216,9 +281,6 @@ fn parse_envelope(obj: &Map<String, Value>) -> Result<Incident, FindingError> {
                     crate::text::safe_text(&e.to_string(), 200),
                 )
             })?
-        }
-        Some(Value::String(s)) if s == "aws.securityhub" => {
-            return Err(FindingError::new("source", SECURITY_HUB_NOT_SUPPORTED))
         }
         Some(Value::String(s)) => {
             return Err(FindingError::new(

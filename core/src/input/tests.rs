@@ -508,29 +508,159 @@ fn asff() -> Value {
 }
 
 #[test]
-fn security_hub_findings_are_refused_naming_the_format() {
+fn security_hub_guardduty_findings_are_read_in_every_shape() {
     let event = json!({"version": "0", "id": "e", "detail-type": "Security Hub Findings - Imported",
         "source": "aws.securityhub", "account": "111122223333", "region": "us-east-1", "detail": {"findings": [asff()]}});
-    for v in [
-        asff(),
-        event,
-        json!({"Findings": [asff(), asff()]}),
-        json!([asff()]),
+    for (v, shape) in [
+        (asff(), Shape::Finding),
+        (event, Shape::SecurityHubEvent),
+        (json!({"Findings": [asff(), asff()]}), Shape::GetFindings),
+        (json!([asff()]), Shape::FindingArray),
     ] {
-        let err = parse_payload(&v).unwrap_err().to_string();
-        assert!(
-            err.contains("Security Hub") && err.contains("ASFF"),
-            "{err}"
-        );
-        assert!(err.contains("not supported yet"), "{err}");
+        let p = parse_payload(&v).unwrap();
+        assert_eq!(p.shape, shape);
+        for item in &p.items {
+            let i = item.as_ref().unwrap();
+            assert_eq!(
+                i.finding_type.as_deref(),
+                Some("UnauthorizedAccess:IAMUser/MaliciousIPCaller")
+            );
+            assert_eq!(i.account.as_deref(), Some("111122223333"));
+            assert_eq!(i.principal.user_type, UserType::AssumedRole);
+            assert_eq!(i.principal.name.as_deref(), Some("web-app"));
+            assert_eq!(
+                i.principal.access_key_id.as_deref(),
+                Some("ASIAEXAMPLEEXAMPLE01")
+            );
+            assert_eq!(i.severity, Some(5.0), "Normalized 50 / 10");
+            assert!(i.unreadable.is_none(), "{:?}", i.unreadable);
+        }
     }
-    // Among GuardDuty findings, one ASFF item is that item's error only.
+    // Among GuardDuty findings, an ASFF item is read too.
     let p = parse_payload(&json!([finding(), asff()])).unwrap();
-    assert!(p.items[0].is_ok());
-    let err = p.items[1].as_ref().unwrap_err();
-    assert!(err.problem.contains("ASFF"), "{err}");
+    assert!(p.items.iter().all(Result::is_ok));
     // GuardDuty's own PascalCase output (SchemaVersion "2.0") is not ASFF.
     let out = json!({"Findings": [{"SchemaVersion": "2.0", "AccountId": "111122223333", "Id": "f2",
         "Type": "Recon:IAMUser/MaliciousIPCaller", "Resource": {}, "Service": {}}]});
     assert!(parse_payload(&out).unwrap().items[0].is_ok());
+}
+
+#[test]
+fn asff_product_fields_fill_the_guardduty_fields() {
+    let mut f = asff();
+    let o = f.as_object_mut().unwrap();
+    o.insert(
+        "Id".into(),
+        json!("arn:aws:guardduty:eu-west-1:111122223333:detector/d1/finding/abc123"),
+    );
+    o.insert("Region".into(), json!("eu-west-1"));
+    o.insert("UpdatedAt".into(), json!("2026-11-22T03:00:00.000Z"));
+    o.insert(
+        "Severity".into(),
+        json!({"Label": "HIGH", "Normalized": 80, "Original": "8"}),
+    );
+    o.insert("ProductFields".into(), json!({
+        "aws/guardduty/service/count": "7",
+        "aws/guardduty/service/archived": "false",
+        "aws/guardduty/service/eventLastSeen": "2026-11-22T02:59:00.000Z",
+        "aws/guardduty/service/action/awsApiCallAction/remoteIpDetails/ipAddressV4": "198.51.100.7",
+        "aws/guardduty/service/additionalInfo/value": "{\"sample\":true,\"recentCredentials\":[{\"accessKeyId\":\"ASIAEXAMPLEEXAMPLE02\",\"principalId\":\"AROAEXAMPLEROLEID0001:i-0fedcba9876543210\"}]}",
+        "aws/securityhub/ProductName": "GuardDuty"
+    }));
+    o.insert("Resources".into(), json!([
+        {"Type": "AwsIamAccessKey", "Id": "AWS::IAM::AccessKey:ASIAEXAMPLEEXAMPLE01",
+         "Details": {"AwsIamAccessKey": {"PrincipalId": "AROAEXAMPLEROLEID0001:i-0123456789abcdef0",
+            "PrincipalName": "web-app", "PrincipalType": "AssumedRole"}}},
+        {"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:eu-west-1:111122223333:instance/i-0123456789abcdef0"}
+    ]));
+    let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+    assert_eq!(
+        i.finding_id.as_deref(),
+        Some("abc123"),
+        "GuardDuty's id, not the ARN"
+    );
+    assert_eq!(i.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(i.severity, Some(8.0), "Original wins over Normalized");
+    assert_eq!(i.count, Some(7));
+    assert!(!i.archived);
+    assert!(i.sample);
+    assert_eq!(i.recent_credentials.len(), 1);
+    assert_eq!(i.remote_ip.as_deref(), Some("198.51.100.7"));
+    assert_eq!(i.instance_id.as_deref(), Some("i-0123456789abcdef0"));
+    assert_eq!(i.principal.role_id(), Some("AROAEXAMPLEROLEID0001"));
+    assert_eq!(
+        names::format_utc(i.event_last_seen.unwrap()),
+        "2026-11-22T02:59:00Z"
+    );
+}
+
+#[test]
+fn asff_is_validated_like_guardduty_and_other_products_are_skipped() {
+    // Another product: skipped, naming it.
+    let mut f = asff();
+    f["ProductArn"] = json!("arn:aws:securityhub:us-east-1::product/aws/inspector");
+    let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+    let why = i.not_a_finding.as_deref().unwrap();
+    assert!(why.contains("product/aws/inspector"), "{why}");
+    // An attacker-chosen principal of the wrong type: unreadable, nothing to act on.
+    let mut f = asff();
+    f["Resources"][0]["Details"]["AwsIamAccessKey"]["PrincipalName"] = json!({"x": 1});
+    let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+    assert_eq!(
+        i.unreadable.as_ref().unwrap().field,
+        "resource.accessKeyDetails.userName"
+    );
+    assert_eq!(i.principal.name, None);
+    // Two access keys: which one was stolen is not guessed.
+    let mut f = asff();
+    let r = f["Resources"][0].clone();
+    f["Resources"] = json!([r.clone(), r]);
+    let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+    assert_eq!(i.unreadable.as_ref().unwrap().field, "Resources");
+    assert_eq!(i.principal.name, None);
+    // Types from which no GuardDuty type can be read: unreadable.
+    let mut f = asff();
+    f["Types"] = json!(["Software and Configuration Checks/Vulnerabilities/CVE"]);
+    let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+    assert_eq!(i.unreadable.as_ref().unwrap().field, "Types");
+    // A Security Hub event of another detail-type: skipped, saying so.
+    let ev = json!({"detail-type": "Security Hub Insight Results", "source": "aws.securityhub", "detail": {}});
+    let i = parse_payload(&ev).unwrap().items.remove(0).unwrap();
+    assert!(i.not_a_finding.unwrap().contains("Insight Results"));
+    // `detail.findings` not an array: that item's error.
+    let ev = json!({"detail-type": "Security Hub Findings - Imported", "source": "aws.securityhub", "detail": {"findings": 3}});
+    assert_eq!(
+        parse_payload(&ev).unwrap().items[0]
+            .as_ref()
+            .unwrap_err()
+            .field,
+        "detail.findings"
+    );
+}
+
+#[test]
+fn security_hub_event_files_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events");
+    for (name, n) in [
+        ("securityhub-imported-event.json", 1),
+        ("securityhub-custom-action-event.json", 2),
+    ] {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap();
+        let p = parse_payload(&v).unwrap();
+        assert_eq!(p.shape, Shape::SecurityHubEvent, "{name}");
+        assert_eq!(p.items.len(), n, "{name}");
+        let i = p.items[0].as_ref().unwrap();
+        assert!(
+            i.unreadable.is_none() && i.ignored_fields.is_empty(),
+            "{name}: {i:?}"
+        );
+        assert_eq!(i.principal.name.as_deref(), Some("web-app"), "{name}");
+        assert_eq!(i.principal.session_name(), Some("ops-laptop-17"), "{name}");
+        assert_eq!(
+            i.finding_type.as_deref(),
+            Some("UnauthorizedAccess:IAMUser/MaliciousIPCaller")
+        );
+        assert!(i.event_last_seen.is_some() && i.count.is_some(), "{name}");
+    }
 }

@@ -209,6 +209,8 @@ pub struct Parsed {
 #[serde(rename_all = "snake_case")]
 pub enum Shape {
     EventBridge,
+    /// An EventBridge event from Security Hub (`detail.findings[]`, ASFF).
+    SecurityHubEvent,
     Finding,
     GetFindings,
     FindingArray,

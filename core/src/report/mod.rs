@@ -7,9 +7,11 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
+mod chat;
 mod incident;
 mod text;
 
+pub use chat::chat_notification;
 pub use incident::{IncidentReport, PrincipalReport};
 use text::principal_kind;
 

@@ -224,3 +224,138 @@ fn the_undo_advice_says_when_deleting_the_deny_is_safe() {
     );
     assert!(undo.contains("not before"), "{undo}");
 }
+
+/// A small evaluator of the JSON Schema keywords `tests/fixtures/chat-notification.schema.json`
+/// uses (no schema crate in the core's dependencies): every violation, with its path.
+fn violations(
+    schema: &serde_json::Value,
+    v: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    if let Some(c) = schema.get("const") {
+        if v != c {
+            out.push(format!("{path}: expected {c}, found {v}"));
+        }
+    }
+    if let Some(Value::Array(e)) = schema.get("enum") {
+        if !e.contains(v) {
+            out.push(format!("{path}: {v} not in {e:?}"));
+        }
+    }
+    let ok = match schema.get("type").and_then(Value::as_str) {
+        Some("string") => v.is_string(),
+        Some("array") => v.is_array(),
+        Some("object") => v.is_object(),
+        _ => true,
+    };
+    if !ok {
+        out.push(format!("{path}: expected {}, found {v}", schema["type"]));
+        return;
+    }
+    if let (Some(max), Some(s)) = (schema.get("maxLength").and_then(Value::as_u64), v.as_str()) {
+        if s.chars().count() as u64 > max {
+            out.push(format!("{path}: longer than {max}"));
+        }
+    }
+    if let (Some(items), Some(a)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in a.iter().enumerate() {
+            violations(items, x, &format!("{path}[{i}]"), out);
+        }
+    }
+    if let Some(o) = v.as_object() {
+        for r in schema["required"].as_array().into_iter().flatten() {
+            if !o.contains_key(r.as_str().unwrap_or_default()) {
+                out.push(format!("{path}: missing {r}"));
+            }
+        }
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (k, x) in o {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => violations(s, x, &format!("{path}.{k}"), out),
+                None => match schema.get("additionalProperties") {
+                    Some(Value::Bool(false)) => out.push(format!("{path}: unexpected key {k}")),
+                    Some(s @ Value::Object(_)) => violations(s, x, &format!("{path}.{k}"), out),
+                    _ => {}
+                },
+            }
+        }
+    }
+}
+
+fn chat_schema() -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/chat-notification.schema.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn chat_notification_follows_the_custom_notification_schema() {
+    let schema = chat_schema();
+    let hostile = "web-app`[click](https://evil.example) @channel\n*x*";
+    let mut r = report(vec![
+        IncidentReport::new(
+            &incident(
+                "UnauthorizedAccess:IAMUser/MaliciousIPCaller",
+                "app-deployer",
+            ),
+            vec![revoked("app-deployer")],
+        ),
+        IncidentReport::new(
+            &incident("Recon:IAMUser/TorIPCaller", hostile),
+            vec![ActionOutcome::new(
+                ActionKind::Triage,
+                hostile,
+                Status::Skipped,
+                hostile,
+            )],
+        ),
+    ]);
+    r.dry_run = true;
+    let pubs = r.chat_publications("arn:aws:sns:eu-west-1:111122223333:chat");
+    assert_eq!(pubs.len(), 2, "one message per finding");
+    for p in &pubs {
+        let outer: serde_json::Value = serde_json::from_str(&p.message).unwrap();
+        let n: serde_json::Value =
+            serde_json::from_str(outer["default"].as_str().unwrap()).unwrap();
+        let mut v = Vec::new();
+        violations(&schema, &n, "$", &mut v);
+        assert!(v.is_empty(), "{v:#?}\n{n:#}");
+        assert!(p.subject.len() < 100 && p.subject.is_ascii());
+    }
+    let first: serde_json::Value = serde_json::from_str(
+        serde_json::from_str::<serde_json::Value>(&pubs[0].message).unwrap()["default"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let title = first["content"]["title"].as_str().unwrap();
+    assert!(title.starts_with("REVOKED"), "outcome first: {title}");
+    let steps = first["content"]["nextSteps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("aws cloudtrail lookup-events")),
+        "the commands a person runs next: {steps:?}"
+    );
+    assert_eq!(first["metadata"]["threadId"], "f1");
+    // Attacker text only inside code spans: no link, mention or formatting escapes.
+    let second = chat_notification(&r, &r.incidents[1]);
+    let d = second["content"]["description"].as_str().unwrap();
+    for line in d.lines() {
+        let outside: String = line.split('`').step_by(2).collect();
+        assert!(
+            !outside.contains("evil.example") && !outside.contains("@channel"),
+            "{d}"
+        );
+    }
+    assert!(!second["content"]["title"].as_str().unwrap().contains('@'));
+    // The schema itself refuses what the docs refuse.
+    let mut bad = second.clone();
+    bad["version"] = serde_json::json!("2.0");
+    bad["content"]["textType"] = serde_json::json!("markdown");
+    let mut v = Vec::new();
+    violations(&schema, &bad, "$", &mut v);
+    assert_eq!(v.len(), 2, "{v:?}");
+}
