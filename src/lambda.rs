@@ -15,25 +15,49 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// JSON logs in Lambda (or with `LOG_FORMAT=json`), readable text elsewhere; `RUST_LOG` filters.
+///
+/// `RUST_LOG` is a level (`info`, what the template sets) or a list of `target=level` directives
+/// (`info,aws_smithy_runtime=debug`), read by `Targets`: `EnvFilter`'s span and field filters
+/// would link a regular-expression engine into the binary for a syntax nobody sets here. A value
+/// that does not parse means `info`.
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = log_filter(std::env::var("RUST_LOG").ok().as_deref());
     let json = match std::env::var("LOG_FORMAT") {
         Ok(f) => f.eq_ignore_ascii_case("json"),
         Err(_) => std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some(),
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let registry = tracing_subscriber::registry().with(filter);
     if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false),
+            )
             .init();
     } else {
-        builder.with_ansi(false).init();
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(false),
+            )
+            .init();
     }
+}
+
+/// The log filter for a `RUST_LOG` value (see [`init_logging`]).
+pub fn log_filter(value: Option<&str>) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 pub use crate::aws::{retry_config, MAX_ATTEMPTS};
@@ -52,10 +76,10 @@ pub enum TrustStore {
     /// The Amazon Trust Services roots compiled into the binary: nothing is read from disk, and
     /// nothing but an AWS-issued certificate is accepted. The default.
     AmazonTrustServices,
-    /// The platform's roots (the system bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`), read at
-    /// start-up as the SDK does by default: for a proxy that re-signs TLS with its own
-    /// certificate authority, and for the China regions, whose endpoints this project has not
-    /// checked against the Amazon Trust Services roots.
+    /// The platform's roots (the system bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`), read when the
+    /// first client is built, as the SDK does by default: for a proxy that re-signs TLS with its
+    /// own certificate authority, and for the China regions, whose endpoints this project has
+    /// not checked against the Amazon Trust Services roots.
     Platform,
 }
 
@@ -259,6 +283,23 @@ mod tests {
     fn remaining(b: Budget) -> Option<Duration> {
         b.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    #[test]
+    fn rust_log_levels_and_directives() {
+        use tracing::Level;
+        let info = log_filter(None);
+        assert!(info.would_enable("session_revoker", &Level::INFO));
+        assert!(!info.would_enable("session_revoker", &Level::DEBUG));
+        let debug = log_filter(Some("debug"));
+        assert!(debug.would_enable("aws_smithy_runtime", &Level::DEBUG));
+        let mixed = log_filter(Some("warn,session_revoker=debug"));
+        assert!(mixed.would_enable("session_revoker::respond", &Level::DEBUG));
+        assert!(!mixed.would_enable("aws_smithy_runtime", &Level::INFO));
+        // Not a level or a target=level list: info.
+        let fallback = log_filter(Some("[span{x=1}]=debug"));
+        assert!(fallback.would_enable("session_revoker", &Level::INFO));
+        assert!(!fallback.would_enable("session_revoker", &Level::DEBUG));
     }
 
     #[test]

@@ -19,8 +19,10 @@ The parts:
   that fails (an error response or a crash) is queued again after Lambda's retry delay, at most
   `max_retries` times; an event older than `max_event_age` when its turn comes, or out of
   retries, goes to the failure queue (the template's OnFailure destination). Lambda waits 1 minute
-  before the first retry and 2 before the second; the bench compresses those delays by
-  `retry_delay_scale` (reported) so that a run fits in `make bench`.
+  before the first retry and 2 before the second, and so does the bench, on a clock that skips
+  the idle part of the wait: when nothing runs and only retries wait, the clock jumps to the next
+  retry (and the throttle's buckets refill, as they would have), so that a run fits in `make bench`
+  while every time it reports is what Lambda would have taken.
 
 Ground truth comes from the proxy's records and moto, not from the function's word: a finding is
 *denied* at the end of the first successful PutRolePolicy on its role whose document denies its
@@ -178,12 +180,22 @@ def denies(doc, userid, issued_epoch):
 class LambdaAsync:
     """Lambda's asynchronous invocation for one function (see the module doc)."""
 
-    def __init__(self, api, spawn, concurrency, max_retries, max_event_age_s, retry_delay_scale, deadline_s):
+    def __init__(self, api, spawn, concurrency, max_retries, max_event_age_s, retry_delay_scale, deadline_s,
+                 on_skip=None):
         self.api, self.spawn = api, spawn
         self.concurrency, self.max_retries = concurrency, max_retries
         self.max_event_age_s, self.retry_delay_scale = max_event_age_s, retry_delay_scale
         self.deadline_s = deadline_s
+        self.on_skip = on_skip
         self.processes = []
+        self.skips = []  # (real monotonic s when the clock jumped, seconds skipped)
+
+    def offset(self):
+        return sum(g for _, g in self.skips)
+
+    def virtual(self, real_s):
+        """Seconds on the bench's clock for a real monotonic time (see the module doc)."""
+        return real_s + sum(g for at, g in self.skips if at <= real_s)
 
     def run(self, events, t0, limit_s):
         """Delivers `events` (payload dicts) queued at t0; returns per-event attempt histories and the
@@ -196,6 +208,13 @@ class LambdaAsync:
         results = self.api.listen()
         while ready or delayed or inflight:
             now = time.monotonic()
+            if not ready and not inflight and delayed:
+                gap = min(d[0] for d in delayed) - now
+                if gap > 0.2:
+                    self.skips.append((now, gap))
+                    delayed = [(at - gap, i, attempt) for at, i, attempt in delayed]
+                    if self.on_skip:
+                        self.on_skip()
             if now - t0 > limit_s:
                 for rid, (i, attempt, _) in inflight.items():
                     history[i].append({"attempt": attempt, "result": "unfinished"})
@@ -213,7 +232,7 @@ class LambdaAsync:
                 self.processes.append(self.spawn(len(self.processes)))
             while ready and len(inflight) < min(self.concurrency, len(self.processes)):
                 i, attempt, _ = ready.popleft()
-                if now - t0 > self.max_event_age_s:
+                if now - t0 + self.offset() > self.max_event_age_s:
                     failure_queue.append({"event": i, "reason": "MaximumEventAgeInSeconds", "attempts": attempt})
                     continue
                 rid = self.api.invoke(json.dumps(events[i]).encode())
@@ -225,12 +244,13 @@ class LambdaAsync:
                 continue
             if rid not in inflight:
                 continue
-            i, attempt, _ = inflight.pop(rid)
+            i, attempt, handed = inflight.pop(rid)
             try:
                 parsed = json.loads(body)
             except ValueError:
                 parsed = None
-            history[i].append({"attempt": attempt, "result": kind, "end_s": end_ns / 1e9 - t0,
+            history[i].append({"attempt": attempt, "result": kind, "end_s": self.virtual(end_ns / 1e9) - t0,
+                               "duration_s": end_ns / 1e9 - handed,
                                "outcome": parsed.get("outcome") if isinstance(parsed, dict) else None,
                                "error_type": parsed.get("errorType") if isinstance(parsed, dict) else None})
             if kind == "error":
@@ -253,7 +273,7 @@ class LambdaAsync:
         for rid, (i, attempt, handed) in list(inflight.items()):
             if now - handed > self.deadline_s:
                 inflight.pop(rid)
-                history[i].append({"attempt": attempt, "result": "timeout", "end_s": now - t0})
+                history[i].append({"attempt": attempt, "result": "timeout", "end_s": self.virtual(now) - t0})
                 self._retry_or_fail(i, attempt, ready, delayed, failure_queue, "timeout or runtime exited")
 
     def stop(self):
@@ -267,18 +287,37 @@ class LambdaAsync:
                 pass
 
 
-def analyse(findings, history, failure_queue, records, t0_ns, final_policies, settings):
-    """The burst's numbers from the records (see the module doc for the definitions)."""
+def analyse(findings, history, failure_queue, records, t0_ns, final_policies, settings, clock=None):
+    """The burst's numbers from the records (see the module doc for the definitions). `clock` maps a
+    real monotonic time (s) to the bench's clock (LambdaAsync.virtual)."""
     issued = settings["sessions_issued_epoch"]
-    writes = collections.defaultdict(list)  # (account, role) -> [(end s, document)]
+    clock = clock or (lambda s: s)
+    t0 = t0_ns / 1e9
+    for r in records:
+        r["t_end_s"] = clock(r["end_ns"] / 1e9) - t0
+    writes = collections.defaultdict(list)  # (account, role) -> [(end s, policy name, document)]
     for r in records:
         if r["action"] == "PutRolePolicy" and r["status"] == 200 and r.get("document"):
-            writes[(r.get("account"), r["role"])].append(((r["end_ns"] - t0_ns) / 1e9, r["document"]))
+            writes[(r.get("account"), r["role"])].append((r["t_end_s"], r.get("policy_name"), r["document"]))
+
+    def denied_since(key, userid):
+        """When the session became denied for good: after this write, every later state of the
+        role's inline policies (each write replaces its policy name's document) still denies it.
+        Also when it was first denied at all (a concurrent writer may have undone it since)."""
+        current, since, first = {}, None, None
+        for t, name, doc in sorted(writes[key], key=lambda x: x[0]):
+            current[name] = doc
+            if any(denies(d, userid, issued) for d in current.values()):
+                since = t if since is None else since
+                first = t if first is None else first
+            else:
+                since = None
+        return since, first
+
     per = []
     for i, f in enumerate(findings):
         key = (f["account"], f["role"])
-        denied_at = next((t for t, doc in sorted(writes[key], key=lambda x: x[0])
-                          if denies(doc, f["userid"], issued)), None)
+        denied_at, first_denied = denied_since(key, f["userid"])
         final = final_policies.get(key, {})
         contained = any(denies(doc, f["userid"], issued) for doc in final.values())
         h = history[i]
@@ -287,12 +326,14 @@ def analyse(findings, history, failure_queue, records, t0_ns, final_policies, se
             "attempts": len(h), "results": [x["result"] for x in h],
             "outcome": next((x.get("outcome") for x in reversed(h) if x["result"] == "response"), None),
             "responded": any(x["result"] == "response" for x in h),
-            "denied_at_s": denied_at, "contained": contained,
+            "denied_at_s": denied_at if contained else None, "first_denied_at_s": first_denied,
+            "contained": contained,
         })
     by_action = collections.Counter(r["action"] for r in records)
     throttled = sum(1 for r in records if r.get("error") == "Throttling")
     times = sorted(p["denied_at_s"] for p in per if p["denied_at_s"] is not None)
-    last = max((r["end_ns"] for r in records), default=t0_ns)
+    last = max((r["t_end_s"] for r in records), default=0.0)
+    durations = sorted(x["duration_s"] for h in history for x in h if "duration_s" in x)
 
     def pct(p):
         import math
@@ -311,52 +352,55 @@ def analyse(findings, history, failure_queue, records, t0_ns, final_policies, se
         "failure_queue": len(failure_queue),
         "failure_queue_reasons": dict(fq),
         "reported_not_contained_but_denied": sum(1 for p in per if not p["responded"] and p["contained"]),
+        "denied_then_undone": sum(1 for p in per if p["first_denied_at_s"] is not None and not p["contained"]),
+        "reported_contained_but_not": sum(1 for p in per if p["responded"] and not p["contained"]),
         "denied_p50_s": pct(50), "denied_p99_s": pct(99), "denied_max_s": times[-1] if times else None,
         "aws_calls": len(records),
         "aws_calls_per_finding": len(records) / len(findings) if findings else None,
         "calls_by_action": dict(by_action.most_common()),
         "throttled_calls": throttled,
         "put_role_policy_ok": sum(len(v) for v in writes.values()),
-        "duration_s": (last - t0_ns) / 1e9,
+        "duration_s": last,
+        "invocation_p50_s": durations[len(durations) // 2] if durations else None,
+        "invocation_max_s": durations[-1] if durations else None,
         "outcomes": dict(collections.Counter(p["outcome"] or "no response" for p in per)),
     }
     return summary, per
 
 
-def plot(per, records, t0_ns, summary, settings, out_png):
-    """Contained over time (and throttled IAM writes per second) as a PNG."""
+def plot(runs, out_png):
+    """Contained over time for each run [(label, per, records, colour)], and the IAM writes
+    answered Throttling per second of the last run, as a PNG."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as e:
         return f"matplotlib is not installed ({e})"
-    times = sorted(p["denied_at_s"] for p in per if p["denied_at_s"] is not None)
     fig, ax = plt.subplots(figsize=(9, 4.8), dpi=110)
-    if times:
-        xs = [0.0] + [t for t in times for _ in (0, 1)]
-        ys = [0] + [y for n in range(1, len(times) + 1) for y in (n - 1, n)]
-        ax.plot(xs[:len(ys)], ys, color="#1f6f43", linewidth=2, label="stolen sessions denied (cumulative)")
-    ax.axhline(len(per), color="#888888", linestyle=":", linewidth=1, label=f"findings ({len(per)})")
-    ax.set_xlabel("seconds since EventBridge delivered the burst")
-    ax.set_ylabel("findings whose session is denied")
     ax2 = ax.twinx()
-    th = [((r["end_ns"] - t0_ns) / 1e9) for r in records if r.get("error") == "Throttling"]
-    if th:
-        width = 0.5
-        nbins = int(max(th) / width) + 1
-        counts = [0] * nbins
-        for t in th:
-            counts[int(t / width)] += 1
-        ax2.bar([i * width for i in range(nbins)], [c / width for c in counts], width=width, align="edge",
-                color="#c0392b", alpha=0.35, label="IAM writes answered Throttling (per second)")
-    ax2.set_ylabel("throttled IAM writes per second")
+    n = 0
+    for label, per, records, colour in runs:
+        n = max(n, len(per))
+        times = sorted(p["denied_at_s"] for p in per if p["denied_at_s"] is not None)
+        if times:
+            xs = [0.0] + [t for t in times for _ in (0, 1)]
+            ys = [0] + [y for k in range(1, len(times) + 1) for y in (k - 1, k)]
+            ax.plot(xs[:len(ys)], ys, color=colour, linewidth=2, label=f"{label}: {len(times)} denied")
+        th = [r["t_end_s"] for r in records if r.get("error") == "Throttling"]
+        if th:
+            width = 1.0
+            counts = collections.Counter(int(t / width) for t in th)
+            ax2.bar([k * width for k in sorted(counts)], [counts[k] / width for k in sorted(counts)], width=width,
+                    align="edge", color=colour, alpha=0.25, label=f"{label}: IAM writes answered Throttling")
+    ax.axhline(n, color="#888888", linestyle=":", linewidth=1, label=f"findings ({n})")
+    ax.set_xlabel("seconds since EventBridge delivered the burst (Lambda's retry waits included)")
+    ax.set_ylabel("findings whose stolen session is denied")
+    ax2.set_ylabel("throttled IAM writes per second (bars)")
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="lower right", fontsize=8)
-    ax.set_title(f"Burst: {summary['findings']} findings, {settings['roles']} roles, {settings['accounts']} accounts; "
-                 f"concurrency {settings['concurrency']}, IAM writes {settings['throttle_rate']:g}/s per account",
-                 fontsize=9)
+    ax.legend(h1 + h2, l1 + l2, loc="lower right", fontsize=7)
+    ax.set_title("Organization-wide burst: stolen sessions denied over time", fontsize=10)
     fig.tight_layout()
     fig.savefig(out_png)
     plt.close(fig)

@@ -13,6 +13,7 @@ import copy
 import json
 import math
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -276,9 +277,11 @@ class Bench:
         runs, warmup = self.args.cold_runs, self.args.warmup
         kinds = self.cold_kinds()
         samples = {key: [] for key, _, _ in kinds}
-        log(f"cold start: {warmup} warm-up + {runs} measured runs of each of {[k for k, _, _ in kinds]}, interleaved")
+        log(f"cold start: {warmup} warm-up + {runs} measured runs of each of {[k for k, _, _ in kinds]}, interleaved "
+            "(order rotated each round)")
         for i in range(warmup + runs):
-            for key, argv, env in kinds:
+            # Rotated each round: no function always runs right after the 300 ms Python one.
+            for key, argv, env in kinds[i % len(kinds):] + kinds[:i % len(kinds)]:
                 ms, p = self.start(argv, env, f"cold-start-{key}")
                 stop(p)
                 if i >= warmup:
@@ -375,7 +378,7 @@ class Bench:
         out = {name: {"cold": [], "warm": []} for name, _, _ in variants}
         name, seed, deny_actions, _ = SCENARIOS[0]
         for run in range(runs):
-            for key, argv, extra in variants:
+            for key, argv, extra in variants[run % len(variants):] + variants[:run % len(variants)]:
                 self.deny_run(argv, extra, seed, deny_actions, run, out[key]["cold"], out[key]["warm"])
         stop(self.proxy)
         self.proxy = None
@@ -426,6 +429,113 @@ class Bench:
             "after_first_kib": after_first,
             "end_kib": end,
         }
+
+
+    # -- organization-wide burst (tools/bench/burst.py) ----------------------------------------
+    def bursts(self):
+        """The burst at the configured IAM write rate, then (--burst-stress-rate) the same burst with
+        IAM writes throttled harder; one plot of both."""
+        import burst as B
+        a = self.args
+        main = self.burst(a.burst_throttle_rate, a.burst_throttle_burst)
+        out = {"burst": main}
+        runs = [(f"{a.burst_throttle_rate:g} IAM writes/s per account", main.pop("_per"), main.pop("_records"), "#1f6f43")]
+        if a.burst_stress_rate:
+            stress = self.burst(a.burst_stress_rate, a.burst_stress_burst)
+            out["burst_stress"] = stress
+            runs.append((f"{a.burst_stress_rate:g} IAM write/s per account", stress.pop("_per"), stress.pop("_records"),
+                         "#c0392b"))
+        if a.burst_png:
+            err = B.plot(runs, a.burst_png)
+            main["plot"] = None if err else a.burst_png
+            main["plot_error"] = err
+        return out
+
+    def burst(self, throttle_rate, throttle_burst):
+        import burst as B
+        a = self.args
+        accounts = B.member_accounts(a.burst_accounts)
+        rng = random.Random(16)
+        log(f"burst: {a.burst_findings_per_role * a.burst_roles_per_account * len(accounts)} findings, "
+            f"{a.burst_roles_per_account} roles in each of {len(accounts)} accounts, concurrency {a.burst_concurrency}, "
+            f"IAM writes {throttle_rate:g}/s (bucket {throttle_burst:g}) per account")
+        self.moto.reset()
+        self.moto.topic()
+        seeder = B.Seeder(self.args.moto)
+        roles, member_iam = seeder.seed(accounts, a.burst_roles_per_account)
+        findings = B.make_findings(roles, a.burst_findings_per_role, rng)
+        latency_file = os.path.join(self.args.log_dir, "burst-latency.json")
+        with open(latency_file, "w") as f:
+            json.dump(B.LATENCY, f)
+        proxy = subprocess.Popen(
+            [self.args.python, os.path.join(HERE, "record_proxy.py"), "--upstream", self.args.moto,
+             "--max-seconds", "3600", "--latency", latency_file,
+             "--throttle-rate", str(throttle_rate), "--throttle-burst", str(throttle_burst)],
+            stdout=subprocess.PIPE, stderr=self.log_file("burst-proxy"), stdin=subprocess.DEVNULL)
+        CHILDREN.append(proxy)
+        port = proxy.stdout.readline().decode().strip()
+        if not port.isdigit():
+            raise RuntimeError(f"burst proxy did not start (exit code {proxy.poll()})")
+        proxy_url = f"http://127.0.0.1:{port}"
+        api = RuntimeApi(deadline_s=a.burst_function_timeout)
+        extra = {"AWS_LAMBDA_RUNTIME_API": api.address, "MEMBER_ROLE_NAME": B.MEMBER_ROLE}
+
+        def spawn(n):
+            p = subprocess.Popen(self.rust_argv(), env=self.env(proxy_url, extra), stdin=subprocess.DEVNULL,
+                                 stdout=self.log_file("burst-functions"), stderr=subprocess.STDOUT)
+            CHILDREN.append(p)
+            return p
+
+        def refill():
+            urllib.request.urlopen(urllib.request.Request(proxy_url + "/__bench__/refill", data=b"", method="POST"),
+                                   timeout=30).read()
+
+        service = B.LambdaAsync(api, spawn, a.burst_concurrency, a.burst_max_retries, a.burst_max_event_age,
+                                a.burst_retry_delay_scale, a.burst_function_timeout, on_skip=refill)
+        issued = time.time() - 1.0  # every stolen session was issued before the burst
+        t0, t0_ns = time.monotonic(), time.monotonic_ns()
+        try:
+            history, failure_queue = service.run([f["event"] for f in findings], t0, a.burst_limit_seconds)
+        finally:
+            service.stop()
+            api.close()
+        req = urllib.request.Request(proxy_url + "/__bench__/records")
+        with urllib.request.urlopen(req, timeout=60) as r:
+            records = json.loads(r.read())
+        stop(proxy)
+        final = {}
+        for (account, role) in roles:
+            iam = member_iam[account]
+            docs = {}
+            for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+                docs[name] = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+            final[(account, role)] = docs
+        settings = {
+            "accounts": len(accounts), "roles": len(roles), "findings_per_role": a.burst_findings_per_role,
+            "concurrency": a.burst_concurrency, "max_retries": a.burst_max_retries,
+            "max_event_age_s": a.burst_max_event_age, "retry_delay_scale": a.burst_retry_delay_scale,
+            "concurrency_note": "function processes on this 2-core machine",
+            "lambda_retry_delays_s": list(B.LAMBDA_RETRY_DELAYS_S), "throttle_rate": throttle_rate,
+            "throttle_burst": throttle_burst, "latency_ms": B.LATENCY,
+            "idle_seconds_skipped": service.offset(),
+            "function_timeout_s": a.burst_function_timeout, "sessions_issued_epoch": issued,
+            "mix": "half the roles application roles (MaliciousIPCaller, role-wide deny), half EC2 instance roles "
+                   "(InstanceCredentialExfiltration.OutsideAWS, session-scoped deny)",
+        }
+        summary, per = B.analyse(findings, history, failure_queue, records, t0_ns, final, settings,
+                                 clock=service.virtual)
+        # Every call of the run, for a closer look at a finding that was not contained.
+        with open(os.path.join(self.args.log_dir, f"burst-records-{throttle_rate:g}.json"), "w") as f:
+            json.dump({"findings": [{k: v for k, v in x.items() if k != "event"} for x in findings],
+                       "records": records, "final_policies": {f"{k[0]}/{k[1]}": v for k, v in final.items()}}, f)
+        fq = [{"finding_id": findings[x["event"]]["finding_id"], "account": findings[x["event"]]["account"],
+               "role": findings[x["event"]]["role"], "reason": x["reason"], "attempts": x["attempts"]}
+              for x in failure_queue]
+        log(f"burst: {summary['contained']}/{summary['findings']} contained, {summary['retried']} retried, "
+            f"{summary['failure_queue']} in the failure queue, p99 {summary['denied_p99_s']} s, "
+            f"{summary['throttled_calls']} throttled, {summary['aws_calls_per_finding']:.2f} calls per finding")
+        return {"settings": settings, "summary": summary, "findings": len(findings), "failure_queue": fq,
+                "per_finding": per, "_per": per, "_records": records}
 
 
 def read_status(pid):
@@ -502,6 +612,22 @@ def main():
     ap.add_argument("--before", help="the release binary of the build before this change: its cold start, "
                     "first event and peak RSS are measured beside the current build's")
     ap.add_argument("--first-event-runs", type=int, default=9)
+    ap.add_argument("--burst-accounts", type=int, default=10)
+    ap.add_argument("--burst-roles-per-account", type=int, default=10)
+    ap.add_argument("--burst-findings-per-role", type=int, default=10)
+    ap.add_argument("--burst-concurrency", type=int, default=10, help="the function's reserved concurrency")
+    ap.add_argument("--burst-max-retries", type=int, default=2, help="MaximumRetryAttempts")
+    ap.add_argument("--burst-max-event-age", type=float, default=3600, help="MaximumEventAgeInSeconds")
+    ap.add_argument("--burst-retry-delay-scale", type=float, default=1.0,
+                    help="Lambda's 1 and 2 minute retry delays are multiplied by this (idle waits are skipped anyway)")
+    ap.add_argument("--burst-stress-rate", type=float, default=1.0,
+                    help="a second burst with IAM writes throttled to this rate per account (0: none)")
+    ap.add_argument("--burst-stress-burst", type=float, default=2.0)
+    ap.add_argument("--burst-throttle-rate", type=float, default=5.0, help="IAM writes per second per account")
+    ap.add_argument("--burst-throttle-burst", type=float, default=10.0, help="IAM write token bucket size")
+    ap.add_argument("--burst-function-timeout", type=float, default=900.0)
+    ap.add_argument("--burst-limit-seconds", type=float, default=240.0, help="the bench stops the burst after this")
+    ap.add_argument("--burst-png", help="where to write the plot")
     ap.add_argument("--only", choices=["cold", "first", "deny", "rss", "compare", "burst"], action="append")
     ap.add_argument("--no-baseline", action="store_true", help="cold start of the binary only")
     ap.add_argument("--compare", action="append", default=[], metavar="NAME=PATH",
@@ -529,6 +655,8 @@ def main():
             results["peak_rss"] = bench.peak_rss()
             if args.before:
                 results["peak_rss_before"] = bench.peak_rss([args.before])
+        if "burst" in only:
+            results.update(bench.bursts())
     finally:
         bench.close()
         stop_all()

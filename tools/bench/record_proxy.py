@@ -10,6 +10,7 @@ written back to the function.
 Control endpoints (never forwarded):
   GET  /__bench__/records   -> JSON list of records since the last reset
   POST /__bench__/reset     -> clears the records (and the throttle's buckets)
+  POST /__bench__/refill    -> fills the throttle's buckets (the burst's clock skipped idle time)
 
 For the organization-wide burst (tools/bench/burst.py) it can also behave like AWS under load:
   --latency FILE      a JSON object {"iam_read": ms, "iam_write": ms, "sts": ms, "sns": ms,
@@ -204,6 +205,11 @@ def serve(upstream, port=0, latency=None, throttle=None, default_account="123456
                     lock.wait_for(lambda: inflight[0] == 0, timeout=5)
                     body = json.dumps(records).encode()
                 self._send(200, [("Content-Type", "application/json")], body)
+            elif self.path == "/__bench__/refill":
+                # The burst's clock skipped an idle wait: the buckets refilled meanwhile.
+                if throttle:
+                    throttle.reset()
+                self._send(200, [("Content-Type", "application/json")], b"{}")
             elif self.path == "/__bench__/reset":
                 with lock:
                     records.clear()

@@ -145,12 +145,16 @@ def main():
         w(f"| binary, zip and peak RSS no larger than before | binary {mib(bb)} (before {mib(bb0)}), zip {mib(zb)} "
           f"(before {mib(zb0)}), peak RSS {hwm_kib / 1024:.1f} MiB (before {h0 / 1024:.1f} MiB) | "
           f"{mark(bb <= bb0 and zb <= zb0 and hwm_kib <= h0 + 256)} |")
-    burst = d.get("burst")
-    if burst and "findings" in burst:
-        b = burst["summary"]
-        w(f"| organization-wide burst: every finding contained, nothing lost | {b['contained']} of {b['findings']} contained, "
-          f"{b['failed']} failed, {b['failure_queue']} in the failure queue | "
-          f"{mark(b['contained'] == b['findings'] and b['failure_queue'] == 0)} |")
+    for key in ("burst", "burst_stress"):
+        r = d.get(key)
+        if not r or "summary" not in r:
+            continue
+        b = r["summary"]
+        what = "organization-wide burst" if key == "burst" else "the same burst under stress"
+        w(f"| {what} ({r['settings']['throttle_rate']:g} IAM writes/s per account): every finding contained, nothing "
+          f"lost | {b['contained']} of {b['findings']} contained, {b['failed']} failed "
+          f"({b['denied_then_undone']} denied and later undone by a concurrent write), {b['retried']} retried by Lambda, "
+          f"{b['failure_queue']} in the failure queue | {mark(b['contained'] == b['findings'] and b['failure_queue'] == 0)} |")
     w("")
 
     # -- before and after ----------------------------------------------------------------------
@@ -303,6 +307,88 @@ def main():
         w(f"Warm AssumedRole invocation: the first AWS call leaves {ms(med(firsts), 2)} (median) after the event "
           "is handed out; median duration of each call at moto through the proxy: "
           + ", ".join(f"{a} {ms(med(v), 2)}" for a, v in per_action.items()) + ".")
+        w("")
+
+    # -- organization-wide burst ----------------------------------------------------------------
+    burst = d.get("burst")
+    if burst:
+        runs = [burst] + ([d["burst_stress"]] if d.get("burst_stress") else [])
+        st = burst["settings"]
+        lat = st["latency_ms"]
+        w("## Organization-wide burst")
+        w("")
+        w(f"{burst['summary']['findings']} GuardDuty findings over {st['roles']} roles in {st['accounts']} member "
+          f"accounts ({st['findings_per_role']} per role, each naming its own stolen session; {st['mix']}), delivered "
+          "at once as EventBridge delivers a burst to Lambda: asynchronous invocations queued at T0. "
+          f"tools/bench/burst.py runs them the way Lambda does: at most {st['concurrency']} function processes "
+          "(the reserved concurrency), each one event at a time, started on demand; a failed invocation is queued "
+          f"again after Lambda's retry delay ({st['lambda_retry_delays_s'][0]:g} s, then "
+          f"{st['lambda_retry_delays_s'][1]:g} s), at most {st['max_retries']} times (MaximumRetryAttempts), then goes "
+          f"to the failure queue (OnFailure), as does an event older than {st['max_event_age_s']:g} s "
+          "(MaximumEventAgeInSeconds). The retry waits are on a clock that skips idle time: when nothing runs and "
+          "only retries wait, it jumps to the next retry (and the throttle's buckets refill, as they would have), so "
+          "the times below are what Lambda would take while the run fits in `make bench`. The member accounts are "
+          "reached with `sts:AssumeRole` of MEMBER_ROLE_NAME, as in an organization.")
+        w("")
+        w("Between the function and moto, tools/bench/record_proxy.py adds AWS's latency (assumed, not measured: "
+          f"IAM reads {lat['iam_read']} ms, IAM writes {lat['iam_write']} ms, STS {lat['sts']} ms, SNS {lat['sns']} ms, "
+          f"EC2 {lat['ec2']} ms, each +-{lat['jitter'] * 100:.0f}%) and throttles IAM mutating calls per account with a "
+          "token bucket; a call over the rate is answered as IAM answers, HTTP 400 `Throttling` \"Rate exceeded\", "
+          "and never reaches moto. AWS publishes no rate for IAM's own API, so the rates are choices of this bench, "
+          f"meant to be low: the first run admits {st['throttle_rate']:g} writes per second per account (bursts of "
+          f"{st['throttle_burst']:g}); the second, a stress test, "
+          + (f"{runs[1]['settings']['throttle_rate']:g} per second (bursts of {runs[1]['settings']['throttle_burst']:g})"
+             if len(runs) > 1 else "not run") + ".")
+        w("")
+        w("Ground truth is the proxy's record and moto's final state, not the function's word: a finding is "
+          "*denied* from the answer to the PutRolePolicy after which the role's inline policies deny its session "
+          "(a role-wide `aws:TokenIssueTime` cutoff after its issue, or a session-scoped statement for its "
+          "`aws:userid`) and keep denying it through every later write; *contained* when the policies in moto after "
+          "the burst deny it. Times are from T0.")
+        w("")
+        head = "| | " + " | ".join(f"IAM writes {r['settings']['throttle_rate']:g}/s per account" for r in runs) + " |"
+        w(head)
+        w("|---|" + "---|" * len(runs))
+
+        def row(label, f):
+            w(f"| {label} | " + " | ".join(f(r["summary"], r) for r in runs) + " |")
+
+        def secs(v):
+            return "–" if v is None else f"{v:.1f} s"
+
+        row("findings contained (denied at the end, checked in moto)", lambda b, r: f"**{b['contained']} of {b['findings']}**")
+        row("findings failed (session not denied at the end)", lambda b, r: str(b["failed"]))
+        row("findings retried by Lambda (an invocation failed, re-sent)", lambda b, r: str(b["retried"]))
+        row("invocations (first attempts + Lambda retries)", lambda b, r: f"{b['invocations']} ({b['findings']} + {b['retries']})")
+        row("failure queue (OnFailure)", lambda b, r: str(b["failure_queue"]) + (f" ({', '.join(f'{k}: {v}' for k, v in b['failure_queue_reasons'].items())})" if b["failure_queue"] else ""))
+        row("answered success but not denied at the end", lambda b, r: str(b["reported_contained_but_not"]))
+        row("denied, then undone by a concurrent write", lambda b, r: str(b["denied_then_undone"]))
+        row("time until the stolen session is denied: p50", lambda b, r: secs(b["denied_p50_s"]))
+        row("… p99", lambda b, r: secs(b["denied_p99_s"]))
+        row("… max", lambda b, r: secs(b["denied_max_s"]))
+        row("T0 to the last AWS call", lambda b, r: secs(b["duration_s"]))
+        row("one invocation, median / max", lambda b, r: f"{secs(b['invocation_p50_s'])} / {secs(b['invocation_max_s'])}")
+        row("AWS calls per finding", lambda b, r: f"{b['aws_calls_per_finding']:.2f} ({b['aws_calls']})")
+        row("… by action", lambda b, r: ", ".join(f"{k} {v}" for k, v in b["calls_by_action"].items()))
+        row("IAM writes answered `Throttling`", lambda b, r: str(b["throttled_calls"]))
+        row("function outcomes (last answer per finding)", lambda b, r: ", ".join(f"{k} {v}" for k, v in sorted(b["outcomes"].items())))
+        w("")
+        for r in runs:
+            if r.get("failure_queue"):
+                w(f"What ended in the failure queue at {r['settings']['throttle_rate']:g} IAM writes/s per account:")
+                w("")
+                for x in r["failure_queue"][:10]:
+                    w(f"- `{x['finding_id']}` ({x['account']}, {x['role']}): {x['reason']} after {x['attempts']} attempts")
+                if len(r["failure_queue"]) > 10:
+                    w(f"- … and {len(r['failure_queue']) - 10} more (target/bench/driver.json)")
+                w("")
+        if burst.get("plot"):
+            w(f"![Stolen sessions denied over time during the burst]({os.path.basename(burst['plot'])})")
+            w("")
+            w(f"{os.path.basename(burst['plot'])}: stolen sessions denied over time (cumulative lines) and IAM writes "
+              "answered `Throttling` per second (bars), for each run.")
+        else:
+            w(f"Plot not drawn: {burst.get('plot_error')}.")
         w("")
 
     # -- memory -------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ class RuntimeApi:
                 request_id, payload = item
                 headers = {
                     "Lambda-Runtime-Aws-Request-Id": request_id,
-                    "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + api.deadline_s * 1000),
+                    "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + int(api.deadline_s * 1000)),
                     "Lambda-Runtime-Invoked-Function-Arn": FUNCTION_ARN,
                     "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
                 }
