@@ -23,6 +23,8 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     "ec2:ReplaceIamInstanceProfileAssociation",
     "sns:Publish",
     "sts:AssumeRole",
+    "cloudtrail:LookupEvents",
+    "scheduler:CreateSchedule",
 ];
 
 /// Actions called in a member account through the assumed member role.
@@ -42,6 +44,7 @@ pub const MEMBER_ACTIONS: &[&str] = &[
     "ec2:DisassociateIamInstanceProfile",
     "ec2:AssociateIamInstanceProfile",
     "ec2:ReplaceIamInstanceProfileAssociation",
+    "cloudtrail:LookupEvents",
 ];
 
 /// Granted to the function role for the Lambda service, not for calls the code makes: writing

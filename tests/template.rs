@@ -48,6 +48,11 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
     ("MEMBER_ROLE_NAME", Some("MemberRoleName")),
     ("MEMBER_ROLE_EXTERNAL_ID", Some("MemberRoleExternalId")),
     ("ALLOWED_ACCOUNTS", Some("AllowedAccounts")),
+    ("CHAIN_DEPTH", Some("ChainDepth")),
+    ("CONTAIN_PERSISTENCE", Some("ContainPersistence")),
+    ("FOLLOW_UP_SCHEDULER_ROLE_ARN", None),
+    ("VERIFY_FINDINGS", Some("VerifyFindings")),
+    ("IDENTITY_CENTER_INSTANCE_ARN", Some("IdentityCenterInstanceArn")),
     ("LOG_FORMAT", None),
     ("RUST_LOG", Some("LogLevel")),
 ];
@@ -665,6 +670,21 @@ fn pass_role_only_to_ec2() {
                     .into_iter()
                     .map(|v| plain_str(v).unwrap_or_default())
                     .collect();
+            // The instance's own role to EC2 (re-association), or the follow-up role, and only
+            // it, to EventBridge Scheduler (the one-time schedule of the next CloudTrail look).
+            let to_scheduler = services == ["scheduler.amazonaws.com"];
+            if to_scheduler {
+                assert_eq!(t.name, "template.yaml", "{}", s.origin);
+                let only_follow_up_role = s.resources.len() == 1
+                    && get_att(s.resources[0])
+                        .is_some_and(|(r, a)| r == "FollowUpSchedulerRole" && a == "Arn");
+                assert!(
+                    only_follow_up_role,
+                    "{}: iam:PassRole to scheduler.amazonaws.com only on FollowUpSchedulerRole",
+                    s.origin
+                );
+                continue;
+            }
             assert_eq!(
                 services,
                 ["ec2.amazonaws.com"],
@@ -992,8 +1012,16 @@ fn function_environment_sets_every_variable() {
 
     // Parameter defaults and the code's defaults (`config::VARIABLES`) agree. The template
     // differs on purpose for PROTECTED_ROLES (it protects the organization's access roles),
-    // FINDING_TYPES (the rule needs the list spelled out) and MIN_SEVERITY (a number, below).
-    let differ_on_purpose = ["PROTECTED_ROLES", "FINDING_TYPES", "MIN_SEVERITY"];
+    // FINDING_TYPES (the rule needs the list spelled out), MIN_SEVERITY and CHAIN_DEPTH
+    // (numbers) and VERIFY_FINDINGS (on in a deployment, off for local runs against an
+    // emulator that serves no GuardDuty).
+    let differ_on_purpose = [
+        "PROTECTED_ROLES",
+        "FINDING_TYPES",
+        "MIN_SEVERITY",
+        "CHAIN_DEPTH",
+        "VERIFY_FINDINGS",
+    ];
     for (variable, default) in session_revoker::config::VARIABLES {
         let parameter = FUNCTION_VARIABLES
             .iter()

@@ -19,6 +19,21 @@ pub enum RevokeScope {
     Auto,
 }
 
+/// Whether access keys the attacker created are deactivated (`CONTAIN_PERSISTENCE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainPersistence {
+    /// List them with the command that deactivates each (the default).
+    Report,
+    /// Deactivate them (`UpdateAccessKey Status=Inactive`; never deleted).
+    Contain,
+}
+
+/// `CHAIN_DEPTH` when unset: how many hops of credentials are read.
+pub const DEFAULT_CHAIN_DEPTH: u32 = 3;
+/// The largest `CHAIN_DEPTH` accepted: every hop costs `LookupEvents` calls at 2 per second.
+pub const MAX_CHAIN_DEPTH: u32 = 6;
+
 /// How an instance gets a fresh instance-profile association.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -47,6 +62,19 @@ pub struct Config {
     pub member_role_name: Option<String>,
     pub member_role_external_id: Option<String>,
     pub allowed_accounts: Vec<String>,
+    /// `CHAIN_DEPTH`: how many hops of the attacker's credentials are followed through
+    /// CloudTrail after the deny; 0 turns following off.
+    pub chain_depth: u32,
+    pub contain_persistence: ContainPersistence,
+    /// `FOLLOW_UP_SCHEDULER_ROLE_ARN`: the role EventBridge Scheduler assumes to invoke the
+    /// function again for the look after CloudTrail's lag; unset, the next look is reported
+    /// with the command that runs it by hand.
+    pub follow_up_scheduler_role_arn: Option<String>,
+    /// `VERIFY_FINDINGS`: re-read every GuardDuty finding from GuardDuty and act on its copy.
+    pub verify_findings: bool,
+    /// `IDENTITY_CENTER_INSTANCE_ARN`: revoke Identity Center sessions through the permission
+    /// set (sso-admin) of this instance; unset, they are `manual_action_required`.
+    pub identity_center_instance_arn: Option<String>,
 }
 
 impl Default for Config {
@@ -73,6 +101,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("MEMBER_ROLE_NAME", ""),
     ("MEMBER_ROLE_EXTERNAL_ID", ""),
     ("ALLOWED_ACCOUNTS", ""),
+    ("CHAIN_DEPTH", "3"),
+    ("CONTAIN_PERSISTENCE", "report"),
+    ("FOLLOW_UP_SCHEDULER_ROLE_ARN", ""),
+    ("VERIFY_FINDINGS", "false"),
+    ("IDENTITY_CENTER_INSTANCE_ARN", ""),
 ];
 
 impl Config {
@@ -224,6 +257,55 @@ impl Config {
             }
         };
 
+        let chain_depth = match get("CHAIN_DEPTH") {
+            None => DEFAULT_CHAIN_DEPTH,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= MAX_CHAIN_DEPTH)
+                .ok_or_else(|| {
+                    invalid(
+                        "CHAIN_DEPTH",
+                        v,
+                        "expected a whole number from 0 (off) to 6",
+                    )
+                })?,
+        };
+        let contain_persistence = match get("CONTAIN_PERSISTENCE")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("report") => ContainPersistence::Report,
+            Some("contain") => ContainPersistence::Contain,
+            Some(other) => {
+                return Err(invalid(
+                    "CONTAIN_PERSISTENCE",
+                    other,
+                    "expected report or contain",
+                ))
+            }
+        };
+        let follow_up_scheduler_role_arn = match get("FOLLOW_UP_SCHEDULER_ROLE_ARN") {
+            Some(arn) if !arn.starts_with("arn:") || !arn.contains(":role/") => {
+                return Err(invalid(
+                    "FOLLOW_UP_SCHEDULER_ROLE_ARN",
+                    arn,
+                    "expected an IAM role ARN (arn:…:role/…)",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
+        let identity_center_instance_arn = match get("IDENTITY_CENTER_INSTANCE_ARN") {
+            Some(arn) if !is_identity_center_instance_arn(arn) => {
+                return Err(invalid(
+                    "IDENTITY_CENTER_INSTANCE_ARN",
+                    arn,
+                    "expected an IAM Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
+
         Ok(Self {
             sns_topic_arn,
             chat_topic_arn,
@@ -241,6 +323,11 @@ impl Config {
             member_role_name,
             member_role_external_id: get("MEMBER_ROLE_EXTERNAL_ID").map(str::to_string),
             allowed_accounts,
+            chain_depth,
+            contain_persistence,
+            follow_up_scheduler_role_arn,
+            verify_findings: bool_var("VERIFY_FINDINGS")?,
+            identity_center_instance_arn,
         })
     }
 
@@ -254,6 +341,23 @@ impl Config {
             .iter()
             .find(|p| p.matches(role_name) || role_arn.is_some_and(|arn| p.matches(arn)))
     }
+}
+
+/// `arn:<partition>:sso:::instance/ssoins-<hex>` (the IAM Identity Center API reference's
+/// pattern for `InstanceArn`).
+pub fn is_identity_center_instance_arn(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:") else {
+        return false;
+    };
+    let Some((partition, rest)) = rest.split_once(':') else {
+        return false;
+    };
+    let Some(id) = rest.strip_prefix("sso:::instance/ssoins-") else {
+        return false;
+    };
+    matches!(partition, "aws" | "aws-us-gov" | "aws-cn")
+        && (16..=16 + 16).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn split_list(v: &str) -> impl Iterator<Item = &str> {
@@ -294,6 +398,10 @@ mod tests {
         assert_eq!(c.cutoff_margin_seconds, 30);
         assert_eq!(c.min_severity, 4.0);
         assert_eq!(c.revoke_scope, RevokeScope::Auto);
+        assert_eq!(c.chain_depth, 3);
+        assert_eq!(c.contain_persistence, ContainPersistence::Report);
+        assert!(!c.verify_findings);
+        assert!(c.identity_center_instance_arn.is_none());
         assert!(
             c.acts_on_type("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS")
         );
@@ -313,6 +421,11 @@ mod tests {
             ("PROTECTED_ROLES", "admin[*"),
             ("ALLOWED_ACCOUNTS", "12345"),
             ("RESPONDER_ROLE_ARN", "responder"),
+            ("CHAIN_DEPTH", "7"),
+            ("CHAIN_DEPTH", "deep"),
+            ("CONTAIN_PERSISTENCE", "delete"),
+            ("FOLLOW_UP_SCHEDULER_ROLE_ARN", "scheduler"),
+            ("IDENTITY_CENTER_INSTANCE_ARN", "arn:aws:sso:::instance/ssoins-xyz"),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{err}");

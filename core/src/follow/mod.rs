@@ -41,8 +41,7 @@ pub use window::{lookup_window, next_look, LookupWindow, NextLook};
 
 use serde_json::Value;
 
-/// `CHAIN_DEPTH` when unset: how many hops of credentials are read.
-pub const DEFAULT_CHAIN_DEPTH: u32 = 3;
+pub use crate::config::DEFAULT_CHAIN_DEPTH;
 
 /// One item of `LookupEvents`' `Events[]` (CloudTrail API reference, `Event`), in the project's
 /// own type: the adapter copies the SDK's fields here; tests read them from fixtures.

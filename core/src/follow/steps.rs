@@ -7,15 +7,7 @@ use crate::config::RevokeScope;
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
-/// Whether access keys the attacker created are deactivated (`CONTAIN_PERSISTENCE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContainPersistence {
-    /// List them with the command that deactivates each (the default).
-    Report,
-    /// Deactivate them (`UpdateAccessKey Status=Inactive`; never deleted).
-    Contain,
-}
+pub use crate::config::ContainPersistence;
 
 /// The fixed inputs of a walk.
 #[derive(Debug, Clone)]
