@@ -57,6 +57,8 @@ test: $(VENV)/.installed $(LINT_VENV)/.installed $(SAM_VENV)/.installed $(JUDGE)
 	# The binary cargo-lambda runs is built without the tests' SDK features: build it up front too.
 	cargo build --bin session-revoker
 	tools/with-moto.sh tools/with-fakecloud.sh cargo test --workspace --all-targets
+	# Issue 15's inputs through `cargo lambda invoke` against moto: another region, ASFF, custom action.
+	tools/lambda-invoke-check.sh
 	tools/check-templates.sh
 
 ## make unit: the pure core's tests and the Lambda crate's unit tests (no emulator).

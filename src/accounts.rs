@@ -2,10 +2,13 @@
 //! the assumed member role (credentials cached per account while valid, across warm
 //! invocations).
 
+use crate::aws::cloudtrail::CloudTrailClient;
 use crate::aws::ec2::Ec2Client;
+use crate::aws::guardduty::{Findings as GuardDutyFindings, GuardDutyClient};
 use crate::aws::iam::IamClient;
+use crate::aws::scheduler::SchedulerClient;
 use crate::aws::sts::StsClient;
-use crate::aws::{CallerIdentity, Ec2, Iam, Sts};
+use crate::aws::{CallerIdentity, Ec2, EventHistory, Iam, Schedules, Sts};
 use crate::error::AwsError;
 use crate::names;
 use futures::future::BoxFuture;
@@ -14,8 +17,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 
+/// Builds (and caches) the GuardDuty client of an account for a region (VERIFY_FINDINGS).
+pub type GuardDutyFactory = Arc<dyn Fn(&str) -> Arc<dyn GuardDutyFindings> + Send + Sync>;
 /// Builds (and caches) the EC2 client of an account for a region.
 pub type Ec2Factory = Arc<dyn Fn(&str) -> Arc<dyn Ec2> + Send + Sync>;
+/// Builds (and caches) the CloudTrail client of an account for a region.
+pub type EventHistoryFactory = Arc<dyn Fn(&str) -> Arc<dyn EventHistory> + Send + Sync>;
 
 /// Who the responder is: its account and, when it runs as a role, that role's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +39,12 @@ pub struct AccountAccess {
     /// The member role used, when the account is not the responder's own.
     pub via_role: Option<String>,
     ec2: Ec2Factory,
+    /// CloudTrail of this account per region, for following the attacker (`None`: this
+    /// account's event history cannot be read).
+    event_history: Option<EventHistoryFactory>,
+    /// GuardDuty of this account per region, for reading its copy of a finding (`None`: not
+    /// readable here).
+    guardduty: Option<GuardDutyFactory>,
 }
 
 impl AccountAccess {
@@ -46,7 +59,31 @@ impl AccountAccess {
             iam,
             via_role,
             ec2,
+            event_history: None,
+            guardduty: None,
         }
+    }
+
+    /// With GuardDuty's findings readable in this account.
+    pub fn with_guardduty(mut self, factory: GuardDutyFactory) -> Self {
+        self.guardduty = Some(factory);
+        self
+    }
+
+    /// The GuardDuty client of this account in `region`, when its findings can be read.
+    pub fn guardduty(&self, region: &str) -> Option<Arc<dyn GuardDutyFindings>> {
+        self.guardduty.as_ref().map(|f| f(region))
+    }
+
+    /// With CloudTrail's event history readable in this account.
+    pub fn with_event_history(mut self, factory: EventHistoryFactory) -> Self {
+        self.event_history = Some(factory);
+        self
+    }
+
+    /// The CloudTrail client of this account in `region`, when its history can be read.
+    pub fn event_history(&self, region: &str) -> Option<Arc<dyn EventHistory>> {
+        self.event_history.as_ref().map(|f| f(region))
     }
 
     /// The EC2 client of this account in `region`.
@@ -72,6 +109,19 @@ pub trait Accounts: Send + Sync {
         account: &'a str,
         finding: &'a str,
     ) -> BoxFuture<'a, Result<AccountAccess, Unreachable>>;
+    /// EventBridge Scheduler in the responder's own account and region, for the next
+    /// CloudTrail look (`None`: schedules cannot be created here).
+    fn scheduler(&self) -> Option<Arc<dyn Schedules>> {
+        None
+    }
+    /// sso-admin of the responder's own account in `region`, Identity Center's home region
+    /// (`IDENTITY_CENTER_INSTANCE_ARN`; `None`: Identity Center cannot be managed from here).
+    fn permission_sets(
+        &self,
+        _region: &str,
+    ) -> Option<Arc<dyn crate::aws::sso_admin::PermissionSets>> {
+        None
+    }
 }
 
 /// The real accounts: built from the SDK configuration once per container.
@@ -85,6 +135,42 @@ pub struct SdkAccounts {
     member_external_id: Option<String>,
     /// account → (expiry, access): assumed credentials reused while valid.
     members: Mutex<HashMap<String, (OffsetDateTime, AccountAccess)>>,
+    /// EventBridge Scheduler of the responder's own account, built on first use.
+    scheduler: std::sync::OnceLock<Arc<dyn Schedules>>,
+}
+
+fn event_history_factory(sdk: aws_config::SdkConfig) -> EventHistoryFactory {
+    let cache: Mutex<HashMap<String, Arc<dyn EventHistory>>> = Mutex::new(HashMap::new());
+    Arc::new(move |region: &str| {
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_cloudtrail::config::Builder::from(&sdk)
+                    .region(aws_config::Region::new(region.to_string()))
+                    .build();
+                Arc::new(CloudTrailClient(aws_sdk_cloudtrail::Client::from_conf(
+                    conf,
+                )))
+            })
+            .clone()
+    })
+}
+
+fn guardduty_factory(sdk: aws_config::SdkConfig) -> GuardDutyFactory {
+    let cache: Mutex<HashMap<String, Arc<dyn GuardDutyFindings>>> = Mutex::new(HashMap::new());
+    Arc::new(move |region: &str| {
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(region.to_string())
+            .or_insert_with(|| {
+                let conf = aws_sdk_guardduty::config::Builder::from(&sdk)
+                    .region(aws_config::Region::new(region.to_string()))
+                    .build();
+                Arc::new(GuardDutyClient(aws_sdk_guardduty::Client::from_conf(conf)))
+            })
+            .clone()
+    })
 }
 
 fn ec2_factory(sdk: aws_config::SdkConfig) -> Ec2Factory {
@@ -167,6 +253,7 @@ impl SdkAccounts {
             member_role_name: config.member_role_name.clone(),
             member_external_id: config.member_role_external_id.clone(),
             members: Mutex::new(HashMap::new()),
+            scheduler: std::sync::OnceLock::new(),
         }
     }
 
@@ -180,6 +267,8 @@ impl SdkAccounts {
                 None,
                 ec2_factory(self.sdk.clone()),
             )
+            .with_event_history(event_history_factory(self.sdk.clone()))
+            .with_guardduty(guardduty_factory(self.sdk.clone()))
         })
         .clone()
     }
@@ -240,8 +329,10 @@ impl SdkAccounts {
             account.to_string(),
             Arc::new(IamClient(aws_sdk_iam::Client::new(&sdk))),
             Some(role_arn),
-            ec2_factory(sdk),
-        );
+            ec2_factory(sdk.clone()),
+        )
+        .with_event_history(event_history_factory(sdk.clone()))
+        .with_guardduty(guardduty_factory(sdk));
         self.members
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -274,6 +365,30 @@ pub fn member_session_name(finding: &str) -> String {
 }
 
 impl Accounts for SdkAccounts {
+    /// A client per call (findings on Identity Center roles are rare; the HTTP client and its
+    /// connections are the SDK configuration's, shared), in Identity Center's home region.
+    fn permission_sets(
+        &self,
+        region: &str,
+    ) -> Option<Arc<dyn crate::aws::sso_admin::PermissionSets>> {
+        let conf = aws_sdk_ssoadmin::config::Builder::from(&self.sdk)
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        Some(Arc::new(crate::aws::sso_admin::SsoAdminClient(
+            aws_sdk_ssoadmin::Client::from_conf(conf),
+        )))
+    }
+
+    fn scheduler(&self) -> Option<Arc<dyn Schedules>> {
+        Some(
+            self.scheduler
+                .get_or_init(|| {
+                    Arc::new(SchedulerClient(aws_sdk_scheduler::Client::new(&self.sdk)))
+                })
+                .clone(),
+        )
+    }
+
     fn identity(&self) -> BoxFuture<'_, Result<Identity, AwsError>> {
         async move {
             if let Some(id) = &self.identity_from_config {

@@ -267,7 +267,10 @@ pub async fn handler(
     responder: &Responder,
 ) -> Result<Value, Diagnostic> {
     let budget = budget(event.context.deadline, now_ms());
-    match responder.respond(&event.payload, budget).await {
+    // Who invoked, for manual requests' reports (VERIFY_FINDINGS, respond/verify.rs).
+    let caller = crate::respond::verify::Caller::from_context(&event.context);
+    let respond = responder.respond(&event.payload, budget);
+    match crate::respond::verify::with_caller(caller, respond).await {
         Ok(report) => Ok(serde_json::to_value(&report).unwrap_or(Value::Null)),
         Err(e) => Err(Diagnostic {
             error_type: e.error_type().to_string(),

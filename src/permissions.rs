@@ -25,6 +25,18 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     "sts:AssumeRole",
     "cloudtrail:LookupEvents",
     "scheduler:CreateSchedule",
+    // IDENTITY_CENTER_INSTANCE_ARN (src/aws/sso_admin.rs): the permission set of a stolen
+    // Identity Center session, in the responder's own (Identity Center administration) account.
+    "sso:ListPermissionSets",
+    "sso:DescribePermissionSet",
+    "sso:GetInlinePolicyForPermissionSet",
+    "sso:PutInlinePolicyToPermissionSet",
+    "sso:ProvisionPermissionSet",
+    "sso:DescribePermissionSetProvisioningStatus",
+    // VERIFY_FINDINGS (src/respond/verify.rs): GuardDuty's own copy of a finding; an
+    // administrator reads a member's through its own detector, found with ListDetectors.
+    "guardduty:GetFindings",
+    "guardduty:ListDetectors",
 ];
 
 /// Actions called in a member account through the assumed member role.
@@ -45,6 +57,8 @@ pub const MEMBER_ACTIONS: &[&str] = &[
     "ec2:AssociateIamInstanceProfile",
     "ec2:ReplaceIamInstanceProfileAssociation",
     "cloudtrail:LookupEvents",
+    // VERIFY_FINDINGS: the member's copy of its finding, by the detector its ARN names.
+    "guardduty:GetFindings",
 ];
 
 /// Granted to the function role for the Lambda service, not for calls the code makes: writing

@@ -36,6 +36,8 @@ mod drills {
     pub mod judge;
     pub mod runtime;
 }
+#[path = "support/cloudtrail_loopback.rs"]
+mod cloudtrail_loopback;
 
 use drills::fakecloud::{self, utc, Cloud, Creds, Role, Session, User, ACCOUNT, REGION};
 use drills::judge::judge;
@@ -1373,6 +1375,271 @@ async fn drill_7_not_contained_is_not_green() {
             r.is_error(),
             r.describe(),
         );
+    }
+    c.done();
+}
+
+// ---- drill 8: following the attacker (issue 13) ------------------------------------------------
+
+fn follow_up(report: &Value) -> &Value {
+    &report["incidents"][0]["follow_up"]
+}
+
+/// A stolen long-term key assumes role B and mints a federation token before the finding. The
+/// function follows the key through CloudTrail (the loopback stand-in serves the events of what
+/// this drill's attacker did, with the ids fakecloud returned): after the response the session
+/// of B is refused, the federation token's user is denied, and an honest session of B works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_8_follow_the_stolen_key_into_role_b_and_a_federation_token() {
+    let cloud = Cloud::connect().await;
+    let n = fakecloud::nonce();
+    let user = cloud.user(&format!("d8-{n}-ci-bot")).await;
+    let stolen = cloud.key(&user.name).await;
+    let role_b = cloud.role(&format!("d8-{n}-deploy")).await;
+    let operator = cloud.operator(&format!("d8-{n}-operator")).await;
+    must_work(&cloud, "the stolen long-term key", &stolen).await;
+
+    // What the attacker does with the key before GuardDuty's finding arrives.
+    let pivot = cloud.assume(&stolen, &role_b, "d8-pivot").await;
+    must_work(&cloud, "the attacker's session of role B", &pivot.creds).await;
+    let federated = cloud
+        .federation_token(&stolen, "d8-fed", fakecloud::ALLOW_ALL)
+        .await;
+    let honest_before = cloud.assume(&operator, &role_b, "d8-honest").await;
+    let seen = OffsetDateTime::now_utc();
+
+    let trail = cloudtrail_loopback::CloudTrailLoopback::start(50);
+    let caller = cloudtrail_loopback::Caller::User {
+        account: ACCOUNT,
+        name: &user.name,
+        user_id: &user.id,
+        key: &stolen.key,
+    };
+    trail.record(
+        &stolen.key,
+        &cloudtrail_loopback::assume_role(
+            &caller,
+            seen,
+            &role_b.arn,
+            "d8-pivot",
+            &pivot.userid,
+            &pivot.creds.key,
+        ),
+    );
+    trail.record(
+        &stolen.key,
+        &cloudtrail_loopback::federation_token(&caller, seen, "d8-fed", &federated.key),
+    );
+
+    let lambda = Lambda::start(
+        "d8",
+        1,
+        &[("AWS_ENDPOINT_URL_CLOUDTRAIL", trail.endpoint.as_str())],
+    );
+    let event = envelope(&finding(
+        ACCOUNT,
+        MALICIOUS_IP,
+        &Stolen::user_key(&user, &stolen),
+        seen,
+    ));
+    let invocation = lambda.invoke(&event);
+    let report = invocation.report("drill 8");
+    let mut c = Checks::new("drill 8");
+    let actions: Vec<String> = all_actions(report).iter().map(|a| brief(a)).collect();
+    let followed = follow_up(report);
+    c.check(
+        "the report follows the key: one session of role B, one federation token",
+        followed["sessions"].as_array().map(Vec::len) == Some(1)
+            && followed["sessions"][0]["session"] == pivot.userid.as_str()
+            && followed["tokens"].as_array().map(Vec::len) == Some(1)
+            && followed["tokens"][0]["api"] == "GetFederationToken",
+        serde_json::to_string(followed).unwrap_or_default(),
+    );
+    c.check(
+        "role B's session is revoked (session scope) as an action of the incident",
+        all_actions(report).iter().any(|a| {
+            a["action"] == "revoke_sessions"
+                && a["target"] == role_b.name.as_str()
+                && status(a) == "done"
+        }),
+        actions.join("; "),
+    );
+    c.check(
+        "CloudTrail was read for the stolen key and for the keys it obtained",
+        trail
+            .requests()
+            .iter()
+            .any(|(r, k)| r == REGION && k == &stolen.key)
+            && trail.requests().iter().any(|(_, k)| k == &pivot.creds.key),
+        format!("{:?}", trail.requests()),
+    );
+    c.check(
+        "the next look is in the report with its time",
+        followed["next_look"]["at"].is_string() && followed["next_look"]["status"] != "pending",
+        &followed["next_look"],
+    );
+    let v = cloud.call(&stolen).await;
+    c.check("the stolen key is refused", v.refused(), &v);
+    c.denied(&cloud, "the attacker's session of role B", &pivot.creds)
+        .await;
+    let fed = cloud.call(&federated).await;
+    c.check(
+        "the federation token minted by the stolen key does not work (fakecloud refuses federated sessions whatever the policies; drill 4 judges the user's deny for them with iam-simulate)",
+        !fed.works(),
+        &fed,
+    );
+    c.works(
+        &cloud,
+        "an honest session of role B issued before the response (session scope)",
+        &honest_before.creds,
+    )
+    .await;
+    c.check(
+        "the user's deny covers the federation token (already in place: written for the stolen key)",
+        all_actions(report).iter().any(|a| {
+            a["action"] == "revoke_user_sessions"
+                && a["facts"]["found_by"].is_string()
+                && matches!(status(a), "already_covered" | "done")
+        }),
+        actions.join("; "),
+    );
+    c.done();
+}
+
+/// A stolen role session assumes two roles and leaves an access key behind. With
+/// `CONTAIN_PERSISTENCE=contain` the report lists three sessions revoked (the finding's and the
+/// two it assumed), the created key deactivated, and when the next look is; each of them is
+/// refused by fakecloud afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_8b_two_roles_and_a_key_left_behind() {
+    let cloud = Cloud::connect().await;
+    let n = fakecloud::nonce();
+    let operator = cloud.operator(&format!("d8b-{n}-operator")).await;
+    let role_a = cloud.role(&format!("d8b-{n}-web")).await;
+    let role_b = cloud.role(&format!("d8b-{n}-deploy")).await;
+    let role_c = cloud.role(&format!("d8b-{n}-audit")).await;
+    let backdoor_user = cloud.user(&format!("d8b-{n}-backup-svc")).await;
+    let stolen = cloud.assume(&operator, &role_a, "d8b-stolen").await;
+    must_work(&cloud, "the stolen session of role A", &stolen.creds).await;
+    let into_b = cloud.assume(&stolen.creds, &role_b, "d8b-b").await;
+    let into_c = cloud.assume(&stolen.creds, &role_c, "d8b-c").await;
+    let left_key = cloud.key_as(&stolen.creds, &backdoor_user.name).await;
+    must_work(&cloud, "the session of B", &into_b.creds).await;
+    must_work(&cloud, "the session of C", &into_c.creds).await;
+    must_work(&cloud, "the key left behind", &left_key).await;
+    let seen = OffsetDateTime::now_utc();
+
+    // A page of 2 events: the function must page through LookupEvents.
+    let trail = cloudtrail_loopback::CloudTrailLoopback::start(2);
+    let caller = cloudtrail_loopback::Caller::Session {
+        account: ACCOUNT,
+        role: &role_a.name,
+        role_id: &role_a.id,
+        session: "d8b-stolen",
+        key: &stolen.creds.key,
+    };
+    trail.record(
+        &stolen.creds.key,
+        &cloudtrail_loopback::assume_role(
+            &caller,
+            seen,
+            &role_b.arn,
+            "d8b-b",
+            &into_b.userid,
+            &into_b.creds.key,
+        ),
+    );
+    trail.record(
+        &stolen.creds.key,
+        &cloudtrail_loopback::assume_role(
+            &caller,
+            seen,
+            &role_c.arn,
+            "d8b-c",
+            &into_c.userid,
+            &into_c.creds.key,
+        ),
+    );
+    trail.record(
+        &stolen.creds.key,
+        &cloudtrail_loopback::create_access_key(&caller, seen, &backdoor_user.name, &left_key.key),
+    );
+
+    let lambda = Lambda::start(
+        "d8b",
+        1,
+        &[
+            ("AWS_ENDPOINT_URL_CLOUDTRAIL", trail.endpoint.as_str()),
+            ("CONTAIN_PERSISTENCE", "contain"),
+        ],
+    );
+    let event = envelope(&finding(
+        ACCOUNT,
+        MALICIOUS_IP,
+        &Stolen::role_session(&role_a, &stolen),
+        seen,
+    ));
+    let invocation = lambda.invoke(&event);
+    let report = invocation.report("drill 8b");
+    let text = lambda.logs();
+    let mut c = Checks::new("drill 8b");
+    let actions: Vec<String> = all_actions(report).iter().map(|a| brief(a)).collect();
+    let revoked: Vec<&str> = all_actions(report)
+        .iter()
+        .filter(|a| {
+            matches!(
+                a["action"].as_str(),
+                Some("revoke_sessions" | "revoke_role_sessions")
+            ) && status(a) == "done"
+        })
+        .filter_map(|a| a["target"].as_str())
+        .collect();
+    c.check(
+        "three sessions revoked: role A (the finding), B and C (followed)",
+        [&role_a.name, &role_b.name, &role_c.name]
+            .iter()
+            .all(|r| revoked.contains(&r.as_str())),
+        actions.join("; "),
+    );
+    let followed = follow_up(report);
+    c.check(
+        "the key left behind is deactivated and listed with its undo command",
+        all_actions(report).iter().any(|a| {
+            a["action"] == "deactivate_access_key"
+                && a["target"] == left_key.key.as_str()
+                && status(a) == "done"
+        }) && followed["persistence"][0]["containment"] == "deactivated"
+            && followed["persistence"][0]["undo"]
+                .as_array()
+                .is_some_and(|u| !u.is_empty()),
+        serde_json::to_string(&followed["persistence"]).unwrap_or_default(),
+    );
+    c.check(
+        "the report says when the next look is",
+        followed["next_look"]["at"].is_string(),
+        &followed["next_look"],
+    );
+    c.check(
+        "LookupEvents was paged (page size 2, three events)",
+        trail
+            .requests()
+            .iter()
+            .filter(|(_, k)| k == &stolen.creds.key)
+            .count()
+            >= 2,
+        format!("{:?}", trail.requests()),
+    );
+    c.denied(&cloud, "the stolen session of A", &stolen.creds)
+        .await;
+    c.denied(&cloud, "the session of B", &into_b.creds).await;
+    c.denied(&cloud, "the session of C", &into_c.creds).await;
+    let v = cloud.call(&left_key).await;
+    c.check("the key left behind is refused", v.refused(), &v);
+    let honest = cloud.assume(&operator, &role_b, "d8b-honest-after").await;
+    c.works(&cloud, "a fresh honest session of B", &honest.creds)
+        .await;
+    if !c.failed.is_empty() {
+        println!("{text}");
     }
     c.done();
 }

@@ -52,7 +52,10 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
     ("CONTAIN_PERSISTENCE", Some("ContainPersistence")),
     ("FOLLOW_UP_SCHEDULER_ROLE_ARN", None),
     ("VERIFY_FINDINGS", Some("VerifyFindings")),
-    ("IDENTITY_CENTER_INSTANCE_ARN", Some("IdentityCenterInstanceArn")),
+    (
+        "IDENTITY_CENTER_INSTANCE_ARN",
+        Some("IdentityCenterInstanceArn"),
+    ),
     ("LOG_FORMAT", None),
     ("RUST_LOG", Some("LogLevel")),
 ];

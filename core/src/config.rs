@@ -296,13 +296,11 @@ impl Config {
             other => other.map(str::to_string),
         };
         let identity_center_instance_arn = match get("IDENTITY_CENTER_INSTANCE_ARN") {
-            Some(arn) if !is_identity_center_instance_arn(arn) => {
-                return Err(invalid(
-                    "IDENTITY_CENTER_INSTANCE_ARN",
-                    arn,
-                    "expected an IAM Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)",
-                ))
-            }
+            Some(arn) if !is_identity_center_instance_arn(arn) => return Err(invalid(
+                "IDENTITY_CENTER_INSTANCE_ARN",
+                arn,
+                "expected an IAM Identity Center instance ARN (arn:aws:sso:::instance/ssoins-…)",
+            )),
             other => other.map(str::to_string),
         };
 
@@ -425,7 +423,10 @@ mod tests {
             ("CHAIN_DEPTH", "deep"),
             ("CONTAIN_PERSISTENCE", "delete"),
             ("FOLLOW_UP_SCHEDULER_ROLE_ARN", "scheduler"),
-            ("IDENTITY_CENTER_INSTANCE_ARN", "arn:aws:sso:::instance/ssoins-xyz"),
+            (
+                "IDENTITY_CENTER_INSTANCE_ARN",
+                "arn:aws:sso:::instance/ssoins-xyz",
+            ),
         ] {
             let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(err.variable, name, "{err}");

@@ -46,6 +46,24 @@ pub fn is_instance_id(s: &str) -> bool {
     })
 }
 
+/// An AWS region name as GuardDuty writes it (`us-east-1`, `us-gov-west-1`, `ap-southeast-2`):
+/// lower-case letter groups joined by `-`, then a number. The region reaches an SDK client and so
+/// an endpoint's host name: nothing else (dots, slashes, `@`, upper case) gets through.
+pub fn is_region(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let Some(number) = parts.next_back() else {
+        return false;
+    };
+    let words: Vec<&str> = parts.collect();
+    s.len() <= 30
+        && words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && (1..=2).contains(&number.len())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `arn:<partition>:iam::<account>:role/<path/>name` → (account, path, name).
 pub fn parse_role_arn(arn: &str) -> Option<(String, String, String)> {
     let rest = arn.strip_prefix("arn:")?;
@@ -91,6 +109,35 @@ pub fn parse_utc(s: &str) -> Option<OffsetDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions() {
+        for r in [
+            "us-east-1",
+            "eu-west-1",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "cn-north-1",
+            "eusc-de-east-1",
+        ] {
+            assert!(is_region(r), "{r}");
+        }
+        for r in [
+            "",
+            "us-east",
+            "east-1",
+            "us--1",
+            "US-EAST-1",
+            "us-east-1.evil.com",
+            "evil.com/x-a-1",
+            "us-east-1a",
+            "us-east-123",
+            "us-east-1 ",
+            "us-east-1/",
+        ] {
+            assert!(!is_region(r), "{r}");
+        }
+    }
 
     #[test]
     fn role_names() {

@@ -5,9 +5,13 @@
 //! nothing else. The methods return boxed futures so the traits stay object-safe and a
 //! responder can mix clients per account.
 
+pub mod cloudtrail;
 pub mod ec2;
+pub mod guardduty;
 pub mod iam;
+pub mod scheduler;
 pub mod sns;
+pub mod sso_admin;
 pub mod sts;
 
 use crate::error::AwsError;
@@ -160,4 +164,50 @@ pub trait Ec2: Send + Sync {
         association_id: &'a str,
         profile_arn: &'a str,
     ) -> BoxFuture<'a, AwsResult<String>>;
+}
+
+/// One page of `LookupEvents` for one access key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventsPage {
+    pub events: Vec<revoker_core::follow::LookedUpEvent>,
+    pub next_token: Option<String>,
+}
+
+/// CloudTrail's event history of one account and region.
+pub trait EventHistory: Send + Sync {
+    /// One page of `LookupEvents` filtered by `AccessKeyId`, between `start` and `end`.
+    fn lookup_events_by_key<'a>(
+        &'a self,
+        access_key_id: &'a str,
+        start: time::OffsetDateTime,
+        end: time::OffsetDateTime,
+        next_token: Option<String>,
+    ) -> BoxFuture<'a, AwsResult<EventsPage>>;
+}
+
+/// A one-time EventBridge Scheduler schedule that invokes the function with `input`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeSchedule {
+    /// Unique per look: a second `CreateSchedule` of the same name is `ConflictException`.
+    pub name: String,
+    pub at: time::OffsetDateTime,
+    pub target_arn: String,
+    pub role_arn: String,
+    pub input: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleCreated {
+    Created(String),
+    /// A schedule of that name exists: the look is already scheduled.
+    AlreadyExists,
+}
+
+/// EventBridge Scheduler in the responder's account and region.
+pub trait Schedules: Send + Sync {
+    fn create_one_time<'a>(
+        &'a self,
+        schedule: &'a OneTimeSchedule,
+    ) -> BoxFuture<'a, AwsResult<ScheduleCreated>>;
 }

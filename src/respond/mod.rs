@@ -6,8 +6,11 @@
 
 mod facts;
 pub mod fate;
+mod follow;
+mod identity_center;
 pub mod metrics;
 mod settle;
+pub mod verify;
 
 use crate::accounts::{AccountAccess, Accounts, Identity, Unreachable};
 use crate::act::revoke_role_sessions::RolePolicyWrite;
@@ -99,6 +102,9 @@ impl Responder {
                 .items
                 .iter()
                 .any(|i| i.as_ref().is_ok_and(|i| i.dry_run));
+        // One schedule for the next CloudTrail look of every incident that asked for one.
+        self.schedule_next_looks(payload, &mut incidents, any_dry)
+            .await;
         let mut report = Report::new(
             Some(parsed.shape),
             any_dry,
@@ -200,6 +206,12 @@ impl Responder {
             finding_id = incident.finding_id.as_deref().unwrap_or("-")
         );
         let _enter = span.enter();
+        // VERIFY_FINDINGS: act on GuardDuty's copy of the finding, or refuse it (verify.rs).
+        let checked = match verify::check(self, incident, &ctx).await {
+            Ok(checked) => checked,
+            Err(refused) => return IncidentReport::new(incident, vec![*refused]),
+        };
+        let incident = &checked.incident(incident);
         let actions = match plan::triage(incident, &self.config) {
             Triage::Done(action) => vec![self.execute(action, None, &ctx).await],
             Triage::Role(target) => {
@@ -211,7 +223,15 @@ impl Responder {
         for a in &actions {
             tracing::info!(action = ?a.action, target = %a.target, outcome = ?a.status, detail = %a.detail, "action");
         }
-        IncidentReport::new(incident, actions)
+        let mut report = IncidentReport::new(incident, checked.mark(actions));
+        // After the deny, never before: what the stolen key did (CHAIN_DEPTH).
+        if let Some((more, follow_up)) = self
+            .follow_up(incident, &report.actions, &ctx, item, pending)
+            .await
+        {
+            report.add_follow_up(more, follow_up);
+        }
+        report
     }
 
     /// The account to act in and its clients; a finding without an account is the responder's own.
@@ -266,12 +286,27 @@ impl Responder {
         item: usize,
         pending: &settle::Pending,
     ) -> Vec<ActionOutcome> {
+        self.handle_role_with(&self.config, incident, target, ctx, item, pending)
+            .await
+    }
+
+    /// As `handle_role`, deciding with `config` (the follow-up's sessions: session scope, no
+    /// re-association).
+    async fn handle_role_with(
+        &self,
+        config: &Config,
+        incident: &Incident,
+        target: &RoleTarget,
+        ctx: &Ctx,
+        item: usize,
+        pending: &settle::Pending,
+    ) -> Vec<ActionOutcome> {
         let label = target
             .name
             .clone()
             .or_else(|| target.role_id.clone())
             .unwrap_or_default();
-        let session_scope = plan::effective_scope(incident, &self.config) == RevokeScope::Session;
+        let session_scope = plan::effective_scope(incident, config) == RevokeScope::Session;
         let kind = if session_scope {
             ActionKind::RevokeSessions
         } else {
@@ -299,7 +334,11 @@ impl Responder {
                     ]
                 }
             };
-        let planned = plan::decide_role(incident, &facts, &self.config, self.clock.now());
+        // Identity Center roles, with IDENTITY_CENTER_INSTANCE_ARN: through the permission set.
+        if let Some(done) = identity_center::respond(self, incident, &facts, &access, ctx).await {
+            return done;
+        }
+        let planned = plan::decide_role(incident, &facts, config, self.clock.now());
         let mut outcomes: Vec<ActionOutcome> = Vec::new();
         for action in planned {
             // Re-associating after a deny that failed would hand the instance credentials

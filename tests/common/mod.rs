@@ -3,6 +3,8 @@
 //! failure), reset between tests, and SDK clients pointed at it.
 #![allow(dead_code)]
 
+pub mod guardduty_loopback;
+
 use aws_config::BehaviorVersion;
 use aws_credential_types::Credentials;
 use serde_json::Value;

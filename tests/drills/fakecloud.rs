@@ -315,6 +315,23 @@ impl Cloud {
         }
     }
 
+    /// `CreateAccessKey` for `user`, made with `by` (the attacker leaving a key behind).
+    pub async fn key_as(&self, by: &Creds, user: &str) -> Creds {
+        let out = aws_sdk_iam::Client::new(&self.as_(by))
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateAccessKey {user} by {by:?}: {e:?}"));
+        let k = out.access_key().expect("access key");
+        Creds {
+            key: k.access_key_id().to_string(),
+            secret: k.secret_access_key().to_string(),
+            token: None,
+            minted_by: None,
+        }
+    }
+
     /// A user with allow-all and one key: the honest operator who assumes the drill's roles.
     pub async fn operator(&self, name: &str) -> Creds {
         self.user(name).await;

@@ -200,10 +200,13 @@ impl Lambda {
             ("RUST_LOG", "info".into()),
         ];
         for (k, v) in settings {
+            // The function's variables, or a service endpoint (a loopback stand-in for a
+            // service no emulator serves, e.g. `AWS_ENDPOINT_URL_CLOUDTRAIL`).
             assert!(
-                session_revoker::config::VARIABLES
-                    .iter()
-                    .any(|(name, _)| name == k),
+                k.starts_with("AWS_ENDPOINT_URL_")
+                    || session_revoker::config::VARIABLES
+                        .iter()
+                        .any(|(name, _)| name == k),
                 "{k} is not one of the function's variables (core/src/config.rs VARIABLES)"
             );
             defaults.retain(|(d, _)| d != k);

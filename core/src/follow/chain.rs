@@ -66,52 +66,93 @@ pub fn follow_chain(
     guard: &dyn Fn(&WriteTarget) -> Option<String>,
     lookup: &mut dyn FnMut(&KeyToFollow) -> Lookup,
 ) -> FollowPlan {
-    let mut plan = FollowPlan::default();
-    let mut queued: BTreeSet<String> = BTreeSet::new();
-    let mut seen_events: BTreeSet<String> = BTreeSet::new();
-    let mut seen_sessions: BTreeSet<String> = BTreeSet::new();
-    let mut queue: VecDeque<KeyToFollow> = VecDeque::new();
-    let finding_account = options.finding_account.as_str();
+    let mut walk = ChainWalk::new(start, options);
+    while let Some(key) = walk.next_key(reach) {
+        let found = lookup(&key);
+        walk.record(key, found, reach, guard);
+    }
+    walk.finish()
+}
 
-    for key in start {
-        if is_access_key_id(key) && queued.insert(key.clone()) {
-            queue.push_back(KeyToFollow {
-                access_key_id: key.clone(),
-                account: finding_account.to_string(),
-                depth: 0,
-            });
+/// The same walk, one key at a time, for a caller whose look-ups are asynchronous: ask
+/// [`ChainWalk::next_key`] which key to read, read it, hand the result to
+/// [`ChainWalk::record`], until `next_key` says `None`; then [`ChainWalk::finish`].
+pub struct ChainWalk<'o> {
+    options: &'o FollowOptions,
+    plan: FollowPlan,
+    queued: BTreeSet<String>,
+    seen_events: BTreeSet<String>,
+    seen_sessions: BTreeSet<String>,
+    queue: VecDeque<KeyToFollow>,
+}
+
+impl<'o> ChainWalk<'o> {
+    pub fn new(start: &[String], options: &'o FollowOptions) -> Self {
+        let mut walk = Self {
+            options,
+            plan: FollowPlan::default(),
+            queued: BTreeSet::new(),
+            seen_events: BTreeSet::new(),
+            seen_sessions: BTreeSet::new(),
+            queue: VecDeque::new(),
+        };
+        for key in start {
+            if is_access_key_id(key) && walk.queued.insert(key.clone()) {
+                walk.queue.push_back(KeyToFollow {
+                    access_key_id: key.clone(),
+                    account: options.finding_account.clone(),
+                    depth: 0,
+                });
+            }
         }
+        walk
     }
 
-    while let Some(key) = queue.pop_front() {
-        if key.depth >= options.depth {
-            plan.keys.push(KeyVisit {
-                visit: Visit::NotFollowed(format!(
-                    "CHAIN_DEPTH {} reached: its events were not read",
-                    options.depth
-                )),
-                key,
-            });
-            continue;
-        }
-        match reach(&key.account) {
-            Reach::NotAllowed(why) | Reach::Unreachable(why) => {
-                plan.keys.push(KeyVisit {
-                    visit: Visit::NotFollowed(why),
+    /// The next key whose events must be read; keys that are not read (depth limit, an account
+    /// the function may not look in) are recorded on the way.
+    pub fn next_key(&mut self, reach: &dyn Fn(&str) -> Reach) -> Option<KeyToFollow> {
+        while let Some(key) = self.queue.pop_front() {
+            if key.depth >= self.options.depth {
+                self.plan.keys.push(KeyVisit {
+                    visit: Visit::NotFollowed(format!(
+                        "CHAIN_DEPTH {} reached: its events were not read",
+                        self.options.depth
+                    )),
                     key,
                 });
                 continue;
             }
-            Reach::FindingAccount | Reach::MemberRole => {}
+            match reach(&key.account) {
+                Reach::NotAllowed(why) | Reach::Unreachable(why) => {
+                    self.plan.keys.push(KeyVisit {
+                        visit: Visit::NotFollowed(why),
+                        key,
+                    });
+                }
+                Reach::FindingAccount | Reach::MemberRole => return Some(key),
+            }
         }
-        let events = match lookup(&key) {
+        None
+    }
+
+    /// What was read for `key` (from [`ChainWalk::next_key`]).
+    pub fn record(
+        &mut self,
+        key: KeyToFollow,
+        found: Lookup,
+        reach: &dyn Fn(&str) -> Reach,
+        guard: &dyn Fn(&WriteTarget) -> Option<String>,
+    ) {
+        let options = self.options;
+        let plan = &mut self.plan;
+        let events = match found {
             Lookup::Events(events) => events,
             Lookup::Unavailable(why) => {
                 plan.keys.push(KeyVisit {
                     visit: Visit::Unavailable(why),
                     key,
                 });
-                continue;
+                return;
             }
         };
         let mut relevant = 0;
@@ -122,7 +163,7 @@ pub fn follow_chain(
                 continue;
             }
             if let Some(id) = observed_event(&observed).and_then(|e| e.event_id.clone()) {
-                if !seen_events.insert(id) {
+                if !self.seen_events.insert(id) {
                     continue;
                 }
             }
@@ -130,7 +171,7 @@ pub fn follow_chain(
             let depth = key.depth + 1;
             match observed {
                 Observed::Session(session) => {
-                    if !seen_sessions.insert(session.assumed_role_id.clone()) {
+                    if !self.seen_sessions.insert(session.assumed_role_id.clone()) {
                         continue;
                     }
                     if let Some(k) = &session.session_key {
@@ -178,12 +219,15 @@ pub fn follow_chain(
             key,
         });
         for k in next {
-            if queued.insert(k.access_key_id.clone()) {
-                queue.push_back(k);
+            if self.queued.insert(k.access_key_id.clone()) {
+                self.queue.push_back(k);
             }
         }
     }
-    plan
+
+    pub fn finish(self) -> FollowPlan {
+        self.plan
+    }
 }
 
 fn observed_event(o: &Observed) -> Option<&EventRef> {

@@ -173,8 +173,13 @@ pub fn is_region(s: &str) -> bool {
 }
 
 /// An access key id: `AKIA…` (long-term) or `ASIA…` (temporary).
+///
+/// The prefix is a hint, not the definition: IAM's `AccessKeyId` is 16 to 128 word characters
+/// (IAM API reference), and emulators mint others (fakecloud: `FKIA…`/`FSIA…`). What matters here
+/// is that the value is safe to pass on (`LookupEvents`, `update-access-key` commands): letters and
+/// digits only, within IAM's length.
 pub fn is_access_key_id(s: &str) -> bool {
-    names::is_unique_id(s, "AKIA") || names::is_unique_id(s, "ASIA")
+    (16..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// `arn:<partition>:iam::(aws|<account>):policy/<path/>name`, every part in IAM's alphabet.
@@ -339,7 +344,7 @@ fn session(record: &Value, api: AssumeApi, event: EventRef) -> Result<Observed, 
         }
     }
     let session_key = text(record, &["responseElements", "credentials", "accessKeyId"])
-        .filter(|k| names::is_unique_id(k, "ASIA"))
+        .filter(|k| is_access_key_id(k))
         .map(str::to_string);
     Ok(Observed::Session(AssumedSession {
         api,
@@ -375,7 +380,7 @@ fn token(record: &Value, api: TokenApi, event: EventRef) -> Result<Observed, Str
         .filter(|a| names::is_account_id(a))
         .ok_or("userIdentity.accountId is not an account id")?;
     let minted_key = text(record, &["responseElements", "credentials", "accessKeyId"])
-        .filter(|k| names::is_unique_id(k, "ASIA"))
+        .filter(|k| is_access_key_id(k))
         .map(str::to_string);
     let federated_name = text(
         record,
@@ -438,8 +443,8 @@ fn persistence(record: &Value, name: &str) -> Result<Persistence, String> {
                         .flatten()
                 });
             let key = text(record, &["responseElements", "accessKey", "accessKeyId"])
-                .filter(|k| names::is_unique_id(k, "AKIA"))
-                .ok_or("responseElements.accessKey.accessKeyId is not an AKIA key id")?;
+                .filter(|k| is_access_key_id(k))
+                .ok_or("responseElements.accessKey.accessKeyId is not an access key id")?;
             Persistence::AccessKey {
                 user: user(owner).map_err(|_| {
                     "the new key's owner is not an IAM user name (a root key: by hand)".to_string()

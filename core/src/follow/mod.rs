@@ -27,7 +27,7 @@ pub mod window;
 #[cfg(test)]
 mod tests;
 
-pub use chain::{follow_chain, guard_from_config, reach_from_config};
+pub use chain::{follow_chain, guard_from_config, reach_from_config, ChainWalk};
 pub use commands::undo_commands;
 pub use event::{
     observe, AssumeApi, AssumedSession, EventRef, MintedToken, Observed, Persistence,

@@ -535,8 +535,13 @@ fn lookup_window_and_the_one_relook() {
     let old = lookup_window(Some(datetime!(2026-01-01 00:00:00 UTC)), None, NOW);
     assert_eq!(old.start, NOW - time::Duration::days(90));
 
-    let next = next_look(&w, 1).expect("one more look");
-    assert_eq!(next.at, datetime!(2026-11-30 10:17:00 UTC));
+    // The first look, right after the deny (cutoff 30 s ahead): one more after the lag.
+    let next = next_look(&w, NOW + time::Duration::seconds(30)).expect("one more look");
+    assert_eq!(next.at, datetime!(2026-11-30 10:17:30 UTC));
     assert_eq!(next.window_start, w.start);
-    assert_eq!(next_look(&w, 2), None);
+    // The re-run 17 minutes later finds the deny from then: past the lag, no third look.
+    let rerun = lookup_window(Some(first), Some("eu-west-1"), next.at);
+    assert_eq!(next_look(&rerun, NOW + time::Duration::seconds(30)), None);
+    // A deny already in place for hours (a re-delivered finding): nothing more to wait for.
+    assert_eq!(next_look(&w, NOW - time::Duration::hours(3)), None);
 }

@@ -100,17 +100,22 @@ pub struct NextLook {
     pub why: String,
 }
 
-/// The schedule after a look ending at `window.end`: exactly one more look, the lag
-/// ([`CLOUDTRAIL_LAG`]) plus [`RELOOK_SLACK`] later, so events of the window that CloudTrail had
-/// not delivered yet are read; none after the re-run (`looks_done` counts the looks made, this
-/// one included).
+/// The schedule after a look ending at `window.end`, for a principal contained (its deny's
+/// cutoff, or the key's deactivation) at `contained_at`.
+///
+/// After the containment the stolen credentials are refused, so only events from before it
+/// matter, and CloudTrail has delivered all of those [`CLOUDTRAIL_LAG`] after it. So: one more
+/// look, the lag plus [`RELOOK_SLACK`] after this one, while this look is still within the lag
+/// of the containment; none once it is past. The re-run is the same finding again (idempotent:
+/// the deny is already in place), and its own look is past the lag, so it schedules nothing:
+/// no marker in the payload decides it, only the cutoff IAM holds.
 ///
 /// Delivery of the re-run is the orchestration's: an EventBridge Scheduler one-time schedule
 /// (`at(...)`) fits a 17-minute delay; an SQS delay queue caps `DelaySeconds` at 900 s, exactly
 /// the lag, with no slack.
-pub fn next_look(window: &LookupWindow, looks_done: u32) -> Option<NextLook> {
-    (looks_done <= 1).then(|| NextLook {
-        at: window.end + CLOUDTRAIL_LAG + RELOOK_SLACK,
+pub fn next_look(window: &LookupWindow, contained_at: OffsetDateTime) -> Option<NextLook> {
+    (window.end < contained_at + CLOUDTRAIL_LAG).then(|| NextLook {
+        at: window.end.max(contained_at) + CLOUDTRAIL_LAG + RELOOK_SLACK,
         window_start: window.start,
         why: "CloudTrail delivers events up to about 15 minutes late: one more look after the lag"
             .to_string(),

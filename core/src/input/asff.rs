@@ -144,6 +144,8 @@ pub(super) fn parse_asff(obj: &Map<String, Value>, fallback: Option<Fallback>) -
         "accountId": top("AwsAccountId"),
         "region": top("Region"),
         "id": finding_id(obj),
+        // GuardDuty's finding ARN: where its own copy is read (VERIFY_FINDINGS).
+        "arn": top("Id"),
         "title": top("Title"),
         "severity": severity(obj),
         "createdAt": top("CreatedAt"),

@@ -14,7 +14,9 @@
 use super::describe;
 use super::timestamp;
 use crate::model::incident::UnreadableField;
-use crate::model::{FindingError, Incident, Origin, Principal, StolenCredential, UserType};
+use crate::model::{
+    FindingArn, FindingError, Incident, Origin, Principal, StolenCredential, UserType,
+};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -74,6 +76,15 @@ pub(super) fn parse_finding(obj: &Map<String, Value>, fallback: Option<Fallback>
 
     // Optional: read when readable, else absent and named.
     incident.finding_id = r.optional(r.f.string(&["id"]));
+    incident.finding_arn =
+        r.optional(r.f.string(&["arn"]))
+            .and_then(|arn| match FindingArn::parse(&arn) {
+                Ok(_) => Some(arn),
+                Err(e) => {
+                    r.ignore(Unread::new(e.to_string(), &Value::String(arn)).at("arn"));
+                    None
+                }
+            });
     incident.title = r.optional(r.f.string(&["title"]));
     incident.severity = r.optional(r.f.number(&["severity"]));
     incident.region = match r.optional(r.f.string(&["region"])) {

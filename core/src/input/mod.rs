@@ -100,6 +100,22 @@ pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
     }
 }
 
+/// One GuardDuty finding as GuardDuty itself returns it (`GetFindings`, camelCase or
+/// PascalCase), read exactly like a finding in a payload: GuardDuty's copy of a finding passes
+/// through the same validation as the finding the responder was handed.
+pub fn parse_guardduty_finding(finding: &Value) -> Result<Incident, FindingError> {
+    match finding {
+        Value::Object(obj) => Ok(parse_finding(obj, None)),
+        other => Err(FindingError::new(
+            "finding",
+            format!(
+                "expected a GuardDuty finding object, found {}",
+                describe(other)
+            ),
+        )),
+    }
+}
+
 fn parse_list(list: &[Value]) -> Result<Vec<Result<Incident, FindingError>>, InputError> {
     check_count("finding list", list.len())?;
     let mut items = Vec::with_capacity(list.len());

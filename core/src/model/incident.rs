@@ -103,6 +103,10 @@ pub struct StolenCredential {
 pub struct Incident {
     pub origin: Origin,
     pub finding_id: Option<String>,
+    /// The finding's ARN (`arn`; in ASFF, `Id`), where GuardDuty's own copy is read
+    /// (VERIFY_FINDINGS). Only a valid GuardDuty finding ARN is kept (`FindingArn::parse`);
+    /// anything else is absent and named in `ignored_fields`.
+    pub finding_arn: Option<String>,
     pub finding_type: Option<String>,
     pub title: Option<String>,
     pub severity: Option<f64>,
@@ -145,6 +149,7 @@ impl Incident {
         Self {
             origin,
             finding_id: None,
+            finding_arn: None,
             finding_type: None,
             title: None,
             severity: None,

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod facts;
+pub mod finding_arn;
 pub mod incident;
 pub mod outcome;
 pub mod plan;
@@ -13,6 +14,7 @@ pub use facts::{
     AccessKeyInfo, AssociationState, InstanceProfileInfo, KeyStatus, ProfileAssociation, RoleInfo,
     UserInfo,
 };
+pub use finding_arn::{FindingArn, FindingArnError};
 pub use incident::{
     severity_label, Incident, Origin, Parsed, Principal, Shape, StolenCredential, UserType,
 };

@@ -11,6 +11,7 @@ use crate::model::{
 use crate::names;
 
 mod cutoff;
+pub mod identity_center;
 pub mod manual;
 mod role;
 mod role_wide;
@@ -21,7 +22,7 @@ pub use cutoff::new_cutoff;
 pub use manual::{by_hand, unreachable_account, ByHand};
 pub use role::{decide_role, effective_scope, protection, stolen_instance, RoleFacts};
 pub use session::stolen_sessions;
-pub use user::{decide_user, UserFacts};
+pub use user::{decide_user, revoke_minted_tokens, UserFacts};
 
 fn skip(reason: impl Into<String>) -> Triage {
     Triage::Done(PlannedAction::new(

@@ -33,17 +33,17 @@ pub fn protection(
     if role.path.starts_with("/aws-service-role/") {
         return Some(format!("{} is a service-linked role (path /aws-service-role/): AWS does not allow modifying it", role.name));
     }
-    if role.path.starts_with("/aws-reserved/sso.amazonaws.com/") {
-        return Some(format!(
-            "{} is an IAM Identity Center role (path /aws-reserved/sso.amazonaws.com/): revoke the user's sessions in IAM Identity Center instead",
-            role.name
-        ));
-    }
     if let Some(p) = config.protecting_pattern(&role.name, Some(&role.arn)) {
         return Some(format!(
             "{} matches PROTECTED_ROLES pattern {:?}",
             role.name,
             p.as_str()
+        ));
+    }
+    if role.path.starts_with("/aws-reserved/sso.amazonaws.com/") {
+        return Some(format!(
+            "{} is an IAM Identity Center role (path /aws-reserved/sso.amazonaws.com/): IAM cannot change it; revoke the user's session through the permission set (the steps below), or set IDENTITY_CENTER_INSTANCE_ARN to have this function do it",
+            role.name
         ));
     }
     match responder_role {
@@ -65,7 +65,6 @@ fn protected_role_steps(
     now: OffsetDateTime,
     config: &Config,
 ) -> Vec<String> {
-    let cutoff = names::format_utc(new_cutoff(now, config));
     let account = incident
         .account
         .as_deref()
@@ -78,11 +77,7 @@ fn protected_role_steps(
         ];
     }
     if role.path.starts_with("/aws-reserved/sso.amazonaws.com/") {
-        return vec![
-            format!("In IAM Identity Center: add to the permission set behind role {} an inline policy statement Deny */* with DateLessThan aws:TokenIssueTime {cutoff} and StringEquals aws:userid for the stolen session", role.name),
-            "aws sso-admin provision-permission-set --instance-arn <instance-arn> --permission-set-arn <permission-set-arn> --target-type AWS_ACCOUNT --target-id ".to_string() + account,
-            "Or suspend the user in Identity Center and revoke their active portal sessions".into(),
-        ];
+        return super::identity_center::by_hand_steps(role, incident, config);
     }
     vec![
         format!("Confirm the finding, then in account {account}: aws iam put-role-policy --role-name {} --policy-name {} --policy-document file://deny.json", role.name, policy::ROLE_POLICY_NAME),
@@ -235,12 +230,35 @@ fn reassociation(
     cutoff: OffsetDateTime,
 ) -> Option<PlannedAction> {
     let instance_id = stolen_instance(incident)?;
+    // EC2 is regional: the instance is acted on in the finding's region, never in a default one.
+    // The region is attacker-influenced and becomes part of the EC2 endpoint's host name: one that
+    // is not a region name is refused. The deny is written either way; only the fresh credentials
+    // wait for a person (the instance also renews them by itself within hours).
+    let region = match incident.region.as_deref() {
+        Some(r) if names::is_region(r) => r.to_string(),
+        other => {
+            let why = match other {
+                Some(r) => format!(
+                    "the finding's region {:?} is not an AWS region name (it may be forged)",
+                    r.chars().take(64).collect::<String>()
+                ),
+                None => "the finding names no region".to_string(),
+            };
+            return Some(PlannedAction::new(
+                ActionKind::ReassociateInstanceProfile,
+                &instance_id,
+                Step::Skip {
+                    reason: format!("{why}: instance {instance_id} was not re-associated; after the cutoff, replace its instance profile association in its own region (aws ec2 replace-iam-instance-profile-association --region <region>)"),
+                },
+            ));
+        }
+    };
     Some(PlannedAction::new(
         ActionKind::ReassociateInstanceProfile,
         &instance_id,
         Step::Write(Write::ReassociateInstanceProfile {
             instance_id: instance_id.clone(),
-            region: incident.region.clone(),
+            region: Some(region),
             role: role.name.clone(),
             not_before: cutoff,
         }),

@@ -437,6 +437,39 @@ fn instance_resolution() {
     );
 }
 
+#[test]
+fn the_instance_is_reassociated_in_the_findings_region_and_only_a_real_one() {
+    let c = config(&[("REASSOCIATE_INSTANCE_PROFILE", "true")]);
+    let reassociation = |region: Option<&str>| {
+        let mut i = finding(EXFIL, 8.0);
+        i.region = region.map(str::to_string);
+        let actions = decide_role(&i, &facts(role("/"), None), &c, NOW);
+        assert!(
+            matches!(actions[0].step, Step::Write(_)),
+            "the deny is written whatever the region: {actions:?}"
+        );
+        assert_eq!(actions[1].kind, ActionKind::ReassociateInstanceProfile);
+        actions[1].step.clone()
+    };
+    assert!(matches!(
+        reassociation(Some("ap-southeast-2")),
+        Step::Write(Write::ReassociateInstanceProfile { region: Some(r), .. }) if r == "ap-southeast-2"
+    ));
+    for (region, why) in [
+        (Some("ec2.evil.example/"), "is not an AWS region name"),
+        (Some("us-east-1.evil.example"), "is not an AWS region name"),
+        (None, "names no region"),
+    ] {
+        match reassociation(region) {
+            Step::Skip { reason } => {
+                assert!(reason.contains(why), "{region:?}: {reason}");
+                assert!(reason.contains("i-0123456789abcdef0"), "{reason}");
+            }
+            other => panic!("{region:?} must not reach EC2: {other:?}"),
+        }
+    }
+}
+
 fn user_facts(keys: &[(&str, &str)]) -> UserFacts {
     UserFacts {
         user: crate::model::UserInfo {

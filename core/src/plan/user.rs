@@ -101,6 +101,19 @@ pub fn decide_user(
     )]
 }
 
+/// The user's `AWSRevokeOlderSessions` for tokens a followed key minted (`GetSessionToken`,
+/// `GetFederationToken`): the same deny, cutoff and coverage rules as for the finding's own user,
+/// without touching any key (what happens to the minting key is `CONTAIN_PERSISTENCE`'s call).
+pub fn revoke_minted_tokens(
+    incident: &Incident,
+    facts: &UserFacts,
+    config: &Config,
+    now: OffsetDateTime,
+) -> PlannedAction {
+    user_sessions(incident, facts, config, now,
+        "the stolen credentials minted this user's tokens (GetSessionToken, GetFederationToken: up to 36 h); the deny refuses every one issued before the cutoff")
+}
+
 /// The user's `AWSRevokeOlderSessions`: denies the user's temporary sessions issued before the
 /// cutoff (long-term keys carry no `aws:TokenIssueTime` and are not touched by it).
 fn user_sessions(

@@ -39,6 +39,9 @@ pub struct IncidentReport {
     pub ignored_fields: Vec<UnreadableField>,
     pub outcome: Outcome,
     pub actions: Vec<ActionOutcome>,
+    /// What the stolen key did, followed through CloudTrail after the deny (CHAIN_DEPTH).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<super::FollowUpReport>,
     pub next_steps: Vec<String>,
 }
 
@@ -46,6 +49,34 @@ impl IncidentReport {
     /// Recomputes the outcome after an action changed (a later verification failed it).
     pub fn refresh_outcome(&mut self) {
         self.outcome = incident_outcome(&self.actions);
+    }
+
+    /// Adds the follow-up (its actions and its evidence) and recomputes the outcome; the next
+    /// look, when there is one, becomes a next step.
+    pub fn add_follow_up(&mut self, actions: Vec<ActionOutcome>, follow_up: super::FollowUpReport) {
+        self.actions.extend(actions);
+        if let (Some(at), "scheduled") = (&follow_up.next_look.at, follow_up.next_look.status) {
+            self.next_steps.push(format!(
+                "CloudTrail is looked at again at {at} (events arrive up to 15 minutes late); read that report too"
+            ));
+        } else if let (Some(at), Some(cmd)) =
+            (&follow_up.next_look.at, &follow_up.next_look.command)
+        {
+            self.next_steps.push(format!(
+                "Look at CloudTrail again after {at} (events arrive up to 15 minutes late): {cmd}"
+            ));
+        }
+        if follow_up
+            .persistence
+            .iter()
+            .any(|p| p.containment == "listed")
+        {
+            self.next_steps.push(
+                "Review what the stolen credentials created (follow_up.persistence) and run the undo commands that apply; nothing was deleted".into(),
+            );
+        }
+        self.follow_up = Some(follow_up);
+        self.refresh_outcome();
     }
 
     pub fn new(incident: &Incident, actions: Vec<ActionOutcome>) -> Self {
@@ -72,6 +103,7 @@ impl IncidentReport {
             ignored_fields: incident.ignored_fields.clone(),
             outcome: Outcome::Skipped,
             actions,
+            follow_up: None,
             next_steps: Vec::new(),
         };
         report.outcome = incident_outcome(&report.actions);
@@ -111,6 +143,7 @@ impl IncidentReport {
             ignored_fields: Vec::new(),
             outcome: Outcome::Failed,
             actions: vec![action],
+            follow_up: None,
             next_steps: Vec::new(),
         }
     }

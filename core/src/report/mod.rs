@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 mod chat;
+mod follow;
 mod incident;
 mod text;
 
 pub use chat::chat_notification;
+pub use follow::{describe_persistence, FollowUpReport, NextLookLine};
 pub use incident::{IncidentReport, PrincipalReport};
 use text::principal_kind;
 

@@ -119,6 +119,9 @@ impl Report {
                     out.push_str(&format!("      $ {c}\n"));
                 }
             }
+            if let Some(f) = &i.follow_up {
+                out.push_str(&f.to_text());
+            }
             if !i.next_steps.is_empty() {
                 out.push_str("Next steps\n");
                 for s in &i.next_steps {

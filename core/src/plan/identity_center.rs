@@ -1,0 +1,640 @@
+//! IAM Identity Center sessions: roles under `/aws-reserved/sso.amazonaws.com/` cannot be
+//! changed through IAM. AWS's documented way to revoke one user's active session is a deny in the
+//! *permission set's* inline policy, matched to that user, then provisioning the permission set
+//! to the account again (Identity Center then rewrites the role's policy there).
+//!
+//! What this module decides, pure: which permission set (from the role's name), in which home
+//! region (from the role's path), which sessions (`aws:userid` = `<RoleId>:<user name>`), and the
+//! merged inline policy: our statements (Sid `SessionRevokerDenyStolenSessions`, `Deny` `*` on
+//! `*`, exact `StringEquals aws:userid` + literal `DateLessThan aws:TokenIssueTime`) beside every
+//! other statement of the permission set, which are kept as they are.
+//!
+//! One permission set is provisioned into many accounts. The statement stays exact everywhere:
+//! the `aws:userid` values carry the RoleId of the role in the finding's account, and the role of
+//! the same permission set in another account has another RoleId. A user who signs in again gets
+//! the same `aws:userid` (the session name is the user name): the cutoff is what separates the
+//! stolen token from the user's fresh one, so each id keeps its own cutoff, as in session scope.
+
+use super::cutoff::MAX_CUTOFF_AHEAD;
+use super::role::RoleFacts;
+use super::session::{invalid_session, stolen_sessions};
+use crate::config::Config;
+use crate::model::{ActionKind, AwsError, Incident, PlannedAction, RoleInfo, Step};
+use crate::names::{self, format_utc, parse_utc};
+use crate::policy::{self, SessionRevocations};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use time::OffsetDateTime;
+
+/// Path of the roles Identity Center creates; the instance's home region follows it, except
+/// for instances in `us-east-1` (AWS: "Referencing permission sets in resource policies").
+pub const ROLE_PATH: &str = "/aws-reserved/sso.amazonaws.com/";
+/// The Sid of our statement in the permission set's inline policy (the name session scope
+/// gives its policy, so a person recognises both). Further cutoffs get `…2`, `…3`.
+pub const STATEMENT_SID: &str = policy::SESSION_POLICY_NAME;
+/// `PutInlinePolicyToPermissionSet` accepts at most this many characters.
+pub const INLINE_POLICY_LIMIT: usize = 32_768;
+/// Identity Center's home region when the role path names none.
+const PATH_WITHOUT_REGION: &str = "us-east-1";
+
+pub fn is_identity_center_role(role: &RoleInfo) -> bool {
+    role.path.starts_with(ROLE_PATH)
+}
+
+/// `AWSReservedSSO_<permission set name>_<suffix>` → the permission set's name. Permission set
+/// names are `[\w+=,.@-]{1,32}` and may hold `_`: the suffix is what follows the last one.
+pub fn permission_set_name(role_name: &str) -> Option<&str> {
+    let rest = role_name.strip_prefix("AWSReservedSSO_")?;
+    let (name, suffix) = rest.rsplit_once('_')?;
+    let name_ok = (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    let suffix_ok =
+        (8..=32).contains(&suffix.len()) && suffix.bytes().all(|b| b.is_ascii_hexdigit());
+    (name_ok && suffix_ok).then_some(name)
+}
+
+/// The Identity Center home region from the role's path: `/aws-reserved/sso.amazonaws.com/<region>/`,
+/// or `us-east-1` when the path names none (commercial partition only: elsewhere unknown).
+pub fn home_region(role: &RoleInfo) -> Option<String> {
+    let rest = role.path.strip_prefix(ROLE_PATH)?;
+    let region = rest.trim_end_matches('/');
+    if region.is_empty() {
+        return role
+            .arn
+            .starts_with("arn:aws:")
+            .then(|| PATH_WITHOUT_REGION.to_string());
+    }
+    is_region(region).then(|| region.to_string())
+}
+
+fn is_region(r: &str) -> bool {
+    (4..=30).contains(&r.len())
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && r.contains('-')
+        && !r.starts_with('-')
+}
+
+/// What is revoked through Identity Center: validated names only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionSetTarget {
+    pub instance_arn: String,
+    pub permission_set: String,
+    pub home_region: String,
+    /// The finding's account, where the permission set is provisioned again.
+    pub account: String,
+    pub role: String,
+    /// `aws:userid` values of the stolen sessions (`<RoleId>:<user name>`).
+    pub sessions: Vec<String>,
+}
+
+/// Where an Identity Center finding goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Not an Identity Center role, or `IDENTITY_CENTER_INSTANCE_ARN` is unset, or the role is
+    /// protected otherwise: the ordinary decision (`decide_role`) applies.
+    Ordinary,
+    /// Nothing to write: the action says why (and what a person does).
+    Done(PlannedAction),
+    Revoke(PermissionSetTarget),
+}
+
+/// Whether (and what) to revoke through the permission set of `IDENTITY_CENTER_INSTANCE_ARN`.
+pub fn route(incident: &Incident, facts: &RoleFacts, config: &Config) -> Route {
+    let role = &facts.role;
+    let Some(instance_arn) = config.identity_center_instance_arn.as_deref() else {
+        return Route::Ordinary;
+    };
+    if !is_identity_center_role(role)
+        || config
+            .protecting_pattern(&role.name, Some(&role.arn))
+            .is_some()
+    {
+        return Route::Ordinary;
+    }
+    // An Identity Center role trusts only Identity Center's SAML provider, so the responder
+    // cannot run as one; a responder whose own role is unknown is still no such role.
+    if matches!(&facts.responder_role, Ok(Some(own)) if own == &role.name) {
+        return Route::Ordinary;
+    }
+    let manual = |reason: String| {
+        Route::Done(PlannedAction::new(
+            ActionKind::RevokeSessions,
+            &role.name,
+            Step::Manual {
+                reason,
+                commands: by_hand_steps(role, incident, config),
+            },
+        ))
+    };
+    if let Some(bad) = invalid_session(incident) {
+        return Route::Done(PlannedAction::new(
+            ActionKind::RevokeSessions,
+            &role.name,
+            Step::Fail {
+                error: AwsError::new(
+                    "ValidateFinding",
+                    "InvalidSessionName",
+                    format!("the stolen session name {bad:?} is not a valid STS role session name ([\\w+=,.@-], 2-64 characters): nothing was written to the permission set; check the finding (it may be forged)"),
+                ),
+            },
+        ));
+    }
+    let Some(permission_set) = permission_set_name(&role.name) else {
+        return manual(format!(
+            "{} is under {ROLE_PATH} but its name is not AWSReservedSSO_<permission set>_<suffix>: the permission set is unknown and nothing was written",
+            role.name
+        ));
+    };
+    let Some(home_region) = home_region(role) else {
+        return manual(format!(
+            "the path of {} ({}) does not tell Identity Center's home region: nothing was written",
+            role.name,
+            crate::text::safe_text(&role.path, 80)
+        ));
+    };
+    let Some(account) = names::parse_role_arn(&role.arn).map(|(account, _, _)| account) else {
+        return manual(format!(
+            "the ARN of {} names no account: nothing was written",
+            role.name
+        ));
+    };
+    let sessions = stolen_sessions(incident, role);
+    if sessions.is_empty() {
+        return manual(format!(
+            "the finding names no session of {} (<RoleId>:<user name>): a deny without one would refuse every user of permission set {permission_set}, so nothing was written",
+            role.name
+        ));
+    }
+    Route::Revoke(PermissionSetTarget {
+        instance_arn: instance_arn.to_string(),
+        permission_set: permission_set.to_string(),
+        home_region,
+        account,
+        role: role.name.clone(),
+        sessions,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The statement, through serde only
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DenyStatement<'a> {
+    sid: String,
+    effect: &'static str,
+    action: [&'static str; 1],
+    resource: [&'static str; 1],
+    condition: DenyCondition<'a>,
+}
+
+#[derive(Serialize)]
+struct DenyCondition<'a> {
+    #[serde(rename = "DateLessThan")]
+    date_less_than: TokenIssueTime<'a>,
+    #[serde(rename = "StringEquals")]
+    string_equals: UserIds<'a>,
+}
+
+#[derive(Serialize)]
+struct TokenIssueTime<'a> {
+    #[serde(rename = "aws:TokenIssueTime")]
+    before: &'a str,
+}
+
+#[derive(Serialize)]
+struct UserIds<'a> {
+    #[serde(rename = "aws:userid")]
+    ids: Vec<&'a str>,
+}
+
+/// Our statement for these ids and this cutoff. Only exact ids (validated `<RoleId>:<session>`)
+/// get here: the caller filters with `policy::is_exact_userid`.
+fn statement(sid: String, ids: &[&str], cutoff: &str) -> Value {
+    serde_json::to_value(DenyStatement {
+        sid,
+        effect: "Deny",
+        action: ["*"],
+        resource: ["*"],
+        condition: DenyCondition {
+            date_less_than: TokenIssueTime { before: cutoff },
+            string_equals: UserIds { ids: ids.to_vec() },
+        },
+    })
+    .expect("statement serializes")
+}
+
+fn is_our_sid(sid: &str) -> bool {
+    sid.strip_prefix(STATEMENT_SID).is_some_and(|rest| {
+        rest.is_empty() || (rest.len() <= 4 && rest.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the permission set's inline policy
+
+/// The inline policy as read: our revocations (id → cutoff), every other statement as it was,
+/// and what was under our Sid without being ours.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InlinePolicy {
+    /// Document keys other than `Statement`, as they were (`Version`, `Id`).
+    head: Map<String, Value>,
+    /// Every statement that is not ours, unchanged and in order.
+    others: Vec<Value>,
+    pub revocations: SessionRevocations,
+    /// One line per statement under our Sid that is not exactly our shape (kept, never removed:
+    /// an administrator's deny must never be loosened by this tool).
+    pub foreign: Vec<String>,
+}
+
+/// The existing document cannot be merged without losing what is in it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the permission set's inline policy is not a readable policy document: {0}")]
+pub struct UnreadableInlinePolicy(pub String);
+
+/// Reads the permission set's inline policy (empty or absent: none). The document is written by
+/// Identity Center administrators and is treated as attacker-influenced all the same: only a
+/// statement under our Sid of exactly our shape, with a cutoff at most
+/// `MAX_CUTOFF_AHEAD` ahead, is ours.
+pub fn read_inline_policy(
+    document: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<InlinePolicy, UnreadableInlinePolicy> {
+    let mut out = InlinePolicy::default();
+    let Some(text) = document.map(str::trim).filter(|d| !d.is_empty()) else {
+        return Ok(out);
+    };
+    let Value::Object(mut doc) =
+        serde_json::from_str::<Value>(text).map_err(|e| UnreadableInlinePolicy(e.to_string()))?
+    else {
+        return Err(UnreadableInlinePolicy(
+            "the document is not a JSON object".into(),
+        ));
+    };
+    let statements = match doc.remove("Statement") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list,
+        Some(single @ Value::Object(_)) => vec![single],
+        Some(_) => {
+            return Err(UnreadableInlinePolicy(
+                "Statement is neither a list nor an object".into(),
+            ))
+        }
+    };
+    out.head = doc;
+    let horizon = now + MAX_CUTOFF_AHEAD;
+    for s in statements {
+        let sid = s
+            .get("Sid")
+            .and_then(Value::as_str)
+            .filter(|sid| is_our_sid(sid))
+            .map(str::to_string);
+        let Some(sid) = sid else {
+            out.others.push(s);
+            continue;
+        };
+        match exact_statement(&s) {
+            Ok((ids, cutoff)) if cutoff <= horizon => {
+                for id in ids {
+                    let c = out.revocations.sessions.entry(id).or_insert(cutoff);
+                    *c = (*c).max(cutoff);
+                }
+            }
+            Ok((_, cutoff)) => {
+                out.foreign.push(format!(
+                    "statement {sid}: cutoff {} more than {} min ahead (kept)",
+                    format_utc(cutoff),
+                    MAX_CUTOFF_AHEAD.whole_minutes()
+                ));
+                out.others.push(s);
+            }
+            Err(why) => {
+                out.foreign.push(format!("statement {sid}: {why} (kept)"));
+                out.others.push(s);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The one shape that is ours: `Deny`, `*` on `*`, `DateLessThan aws:TokenIssueTime` (one literal)
+/// and `StringEquals aws:userid` (exact ids), nothing else.
+fn exact_statement(s: &Value) -> Result<(Vec<String>, OffsetDateTime), String> {
+    let Value::Object(s) = s else {
+        return Err("not an object".into());
+    };
+    if let Some(key) = s.keys().find(|k| {
+        !matches!(
+            k.as_str(),
+            "Sid" | "Effect" | "Action" | "Resource" | "Condition"
+        )
+    }) {
+        return Err(format!("has {:?}", bounded(key)));
+    }
+    if s.get("Effect").and_then(Value::as_str) != Some("Deny") {
+        return Err("Effect is not Deny".into());
+    }
+    for key in ["Action", "Resource"] {
+        if one_string(s.get(key)) != Some("*") {
+            return Err(format!("{key} is not \"*\""));
+        }
+    }
+    let Some(Value::Object(condition)) = s.get("Condition") else {
+        return Err("no Condition object".into());
+    };
+    if condition.len() != 2 {
+        return Err("Condition is not exactly DateLessThan and StringEquals".into());
+    }
+    let single = |operator: &str, key: &str| -> Result<&Value, String> {
+        match condition.get(operator) {
+            Some(Value::Object(entries)) if entries.len() == 1 => entries
+                .get(key)
+                .ok_or_else(|| format!("{operator} does not hold exactly {key}")),
+            _ => Err(format!("{operator} does not hold exactly {key}")),
+        }
+    };
+    let literal = one_string(Some(single("DateLessThan", "aws:TokenIssueTime")?))
+        .ok_or("aws:TokenIssueTime is not one string")?;
+    let cutoff = parse_utc(literal)
+        .filter(|_| !literal.contains('$'))
+        .ok_or("aws:TokenIssueTime is not a literal UTC timestamp")?;
+    let ids: Vec<String> = match single("StringEquals", "aws:userid")? {
+        Value::String(id) => vec![id.clone()],
+        Value::Array(list) if !list.is_empty() => list
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect::<Option<_>>()
+            .ok_or("aws:userid holds a value that is not a string")?,
+        _ => return Err("aws:userid is not a string or a list of strings".into()),
+    };
+    if !ids.iter().all(|id| policy::is_exact_userid(id)) {
+        return Err("aws:userid holds a value that is not one exact session id".into());
+    }
+    Ok((ids, cutoff))
+}
+
+fn one_string(v: Option<&Value>) -> Option<&str> {
+    match v? {
+        Value::String(s) => Some(s),
+        Value::Array(a) if a.len() == 1 => a[0].as_str(),
+        _ => None,
+    }
+}
+
+fn bounded(k: &str) -> String {
+    k.chars().filter(|c| !c.is_control()).take(40).collect()
+}
+
+impl InlinePolicy {
+    /// The document to put: the head and every other statement as read, then ours, one
+    /// statement per cutoff (ids sorted), under Sids no kept statement uses.
+    pub fn to_json(&self) -> String {
+        let mut doc = self.head.clone();
+        doc.entry("Version")
+            .or_insert_with(|| Value::String("2012-10-17".into()));
+        let used: BTreeSet<&str> = self
+            .others
+            .iter()
+            .filter_map(|s| s.get("Sid").and_then(Value::as_str))
+            .collect();
+        let mut free = (1..)
+            .map(|n: u32| {
+                if n == 1 {
+                    STATEMENT_SID.to_string()
+                } else {
+                    format!("{STATEMENT_SID}{n}")
+                }
+            })
+            .filter(|sid| !used.contains(sid.as_str()));
+        let mut by_cutoff: BTreeMap<OffsetDateTime, Vec<&str>> = BTreeMap::new();
+        for (id, cutoff) in &self.revocations.sessions {
+            by_cutoff.entry(*cutoff).or_default().push(id);
+        }
+        let mut statements = self.others.clone();
+        for (cutoff, ids) in by_cutoff {
+            let sid = free.next().expect("an endless supply of Sids");
+            statements.push(statement(sid, &ids, &format_utc(cutoff)));
+        }
+        doc.insert("Statement".into(), Value::Array(statements));
+        serde_json::to_string(&Value::Object(doc)).expect("policy document serializes")
+    }
+
+    /// Whether every wanted id is denied up to at least its wanted cutoff.
+    pub fn holds(&self, wanted: &BTreeMap<String, OffsetDateTime>) -> bool {
+        wanted.iter().all(|(id, c)| {
+            self.revocations
+                .sessions
+                .get(id)
+                .is_some_and(|in_place| in_place >= c)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The merge
+
+/// What to do with the permission set's inline policy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InlineMerge {
+    Write {
+        document: String,
+        cutoff: OffsetDateTime,
+        /// The latest cutoff already in place for the named sessions.
+        previous_cutoff: Option<OffsetDateTime>,
+        /// The cutoff each named session must keep (checked on read-back).
+        wanted: BTreeMap<String, OffsetDateTime>,
+        note: Option<String>,
+    },
+    /// Every named session is already denied up to its last activity: nothing to write (the
+    /// permission set is provisioned again all the same: a run that wrote and then failed to
+    /// provision must not leave the account without the deny).
+    Covered {
+        cutoff: OffsetDateTime,
+        wanted: BTreeMap<String, OffsetDateTime>,
+        reason: String,
+    },
+    /// The merged document would exceed `INLINE_POLICY_LIMIT`: nothing written.
+    TooLarge {
+        size: usize,
+        note: String,
+    },
+    Unreadable(UnreadableInlinePolicy),
+}
+
+/// Merges the named sessions into the permission set's inline policy with session scope's
+/// rules: each id's cutoff only moves forward; statements whose cutoff is older than the
+/// longest role session (12 h) are dropped (they can match no live token); an id whose cutoff
+/// is later than the finding's last activity is already covered.
+pub fn merge_inline_policy(
+    existing: Option<&str>,
+    sessions: &[String],
+    cutoff: OffsetDateTime,
+    covered_until: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> InlineMerge {
+    let mut read = match read_inline_policy(existing, now) {
+        Ok(r) => r,
+        Err(e) => return InlineMerge::Unreadable(e),
+    };
+    let sessions: Vec<String> = sessions
+        .iter()
+        .filter(|s| policy::is_exact_userid(s))
+        .cloned()
+        .collect();
+    let previous = sessions
+        .iter()
+        .filter_map(|s| read.revocations.sessions.get(s))
+        .max()
+        .copied();
+    let summary = read.revocations.merge(
+        &sessions,
+        cutoff,
+        covered_until,
+        now,
+        policy::MAX_ROLE_SESSION,
+    );
+    let wanted: BTreeMap<String, OffsetDateTime> = sessions
+        .iter()
+        .filter_map(|s| read.revocations.sessions.get(s).map(|c| (s.clone(), *c)))
+        .collect();
+    let mut notes = Vec::new();
+    if !read.foreign.is_empty() {
+        notes.push(format!(
+            "the inline policy held statements under our Sid that are not this tool's shape, left as they were: {}",
+            read.foreign.join("; ")
+        ));
+    }
+    if summary.added.is_empty() && summary.moved_forward.is_empty() {
+        let mut reason = format!(
+            "every named session ({}) is already denied in permission set's inline policy up to its last activity",
+            sessions.len()
+        );
+        for n in &notes {
+            reason.push_str("; ");
+            reason.push_str(n);
+        }
+        return InlineMerge::Covered {
+            cutoff: previous.unwrap_or(cutoff),
+            wanted,
+            reason,
+        };
+    }
+    if !summary.pruned.is_empty() {
+        notes.push(format!(
+            "pruned {} expired session id(s)",
+            summary.pruned.len()
+        ));
+    }
+    let document = read.to_json();
+    let size = document.chars().count();
+    if size > INLINE_POLICY_LIMIT {
+        return InlineMerge::TooLarge {
+            size,
+            note: format!(
+                "the permission set's inline policy with this deny would be {size} characters, over Identity Center's limit of {INLINE_POLICY_LIMIT}: nothing was written"
+            ),
+        };
+    }
+    InlineMerge::Write {
+        document,
+        cutoff,
+        previous_cutoff: previous,
+        wanted,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    }
+}
+
+/// After a concurrent writer: the document in place with the wanted cutoffs merged in again
+/// (never moved back), or `None` when it already holds them.
+pub fn reconcile_inline_policy(
+    current: Option<&str>,
+    wanted: &BTreeMap<String, OffsetDateTime>,
+    now: OffsetDateTime,
+) -> Result<Option<String>, UnreadableInlinePolicy> {
+    let mut read = read_inline_policy(current, now)?;
+    if read.holds(wanted) {
+        return Ok(None);
+    }
+    for (id, c) in wanted {
+        let in_place = read.revocations.sessions.entry(id.clone()).or_insert(*c);
+        *in_place = (*in_place).max(*c);
+    }
+    Ok(Some(read.to_json()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// By hand
+
+/// The steps a person runs to do what this tool does through Identity Center, exact where the
+/// finding and IAM give validated names, with placeholders where they do not. The cutoff is the
+/// moment the person writes the statement (`date -u`).
+pub fn by_hand_steps(role: &RoleInfo, incident: &Incident, config: &Config) -> Vec<String> {
+    let region = home_region(role).unwrap_or_else(|| "<identity-center-home-region>".into());
+    let permission_set = permission_set_name(&role.name).unwrap_or("<permission-set-name>");
+    let account = names::parse_role_arn(&role.arn)
+        .map(|(a, _, _)| a)
+        .or_else(|| incident.account.clone().filter(|a| names::is_account_id(a)))
+        .unwrap_or_else(|| "<account-id>".into());
+    let sessions = stolen_sessions(incident, role);
+    let mut steps = vec![format!(
+        "# with credentials of the Identity Center administration account (management or delegated administrator), in its home region {region}:"
+    )];
+    match config.identity_center_instance_arn.as_deref().filter(|a| crate::config::is_identity_center_instance_arn(a)) {
+        Some(arn) => steps.push(format!("INSTANCE_ARN={arn}")),
+        None => steps.push(format!(
+            "INSTANCE_ARN=$(aws sso-admin list-instances --region {region} --query 'Instances[0].InstanceArn' --output text)"
+        )),
+    }
+    steps.push(format!(
+        "for ps in $(aws sso-admin list-permission-sets --region {region} --instance-arn \"$INSTANCE_ARN\" --query 'PermissionSets[]' --output text); do [ \"$(aws sso-admin describe-permission-set --region {region} --instance-arn \"$INSTANCE_ARN\" --permission-set-arn \"$ps\" --query 'PermissionSet.Name' --output text)\" = {permission_set} ] && PS_ARN=$ps; done; echo \"$PS_ARN\"  # permission set {permission_set}"
+    ));
+    steps.push(format!(
+        "aws sso-admin get-inline-policy-for-permission-set --region {region} --instance-arn \"$INSTANCE_ARN\" --permission-set-arn \"$PS_ARN\" --query InlinePolicy --output text > inline.json  # keep every statement in it; empty: start from {{\"Version\":\"2012-10-17\",\"Statement\":[]}}"
+    ));
+    if sessions.is_empty() {
+        steps.push(format!(
+            "# the finding names no session of {} (<RoleId>:<user name>): find the user's aws:userid in CloudTrail (userIdentity.principalId) before writing a deny; a deny without it refuses every user of the permission set",
+            role.name
+        ));
+    } else {
+        let ids: Vec<&str> = sessions.iter().map(String::as_str).collect();
+        steps.push(statement_command(&ids));
+        steps.push(format!(
+            "jq --slurpfile s statement.json '.Statement = ([.Statement // []] | flatten) | if any(.Statement[]; (.Sid // \"\") | startswith(\"{STATEMENT_SID}\")) then error(\"a {STATEMENT_SID} statement is in place: add the ids to its aws:userid list and keep the later cutoff\") else .Statement += $s end' inline.json > merged.json  # adds the statement, touches nothing else"
+        ));
+    }
+    steps.push(format!(
+        "aws sso-admin put-inline-policy-to-permission-set --region {region} --instance-arn \"$INSTANCE_ARN\" --permission-set-arn \"$PS_ARN\" --inline-policy file://merged.json"
+    ));
+    steps.push(format!(
+        "aws sso-admin provision-permission-set --region {region} --instance-arn \"$INSTANCE_ARN\" --permission-set-arn \"$PS_ARN\" --target-type AWS_ACCOUNT --target-id {account}"
+    ));
+    steps.push(format!(
+        "aws sso-admin describe-permission-set-provisioning-status --region {region} --instance-arn \"$INSTANCE_ARN\" --provisioning-request-id <RequestId printed by provision-permission-set>  # until SUCCEEDED"
+    ));
+    steps.push("Then suspend the user in Identity Center (or disable them at the identity source) and delete their active access portal sessions".into());
+    steps
+}
+
+/// A command that writes `statement.json` with the cutoff at the moment it runs.
+fn statement_command(ids: &[&str]) -> String {
+    const PLACEHOLDER: &str = "2000-01-01T00:00:00Z";
+    let one = statement(STATEMENT_SID.to_string(), ids, PLACEHOLDER);
+    let text = serde_json::to_string(&one).expect("statement serializes");
+    let template = text.replace('%', "%%").replace(PLACEHOLDER, "%s");
+    if template.contains("%s") && !template.contains('\'') {
+        format!(
+            "printf '{template}' \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" > statement.json  # cutoff: the moment this runs"
+        )
+    } else {
+        // Not reached with validated ids; never a command that could break.
+        "# statement.json: write the deny statement by hand".into()
+    }
+}
+
+#[cfg(test)]
+mod tests;
