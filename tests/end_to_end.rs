@@ -14,6 +14,9 @@
 //! reached the SNS topic (read back through the subscribed SQS queue). moto does not evaluate
 //! IAM conditions: this test checks what was written, not that AWS would deny with it.
 
+#[path = "support/cloudtrail_loopback.rs"]
+mod cloudtrail_loopback;
+
 use serde_json::Value;
 use session_revoker::config::VARIABLES;
 use std::collections::BTreeMap;
@@ -154,6 +157,13 @@ struct Watch {
     log: PathBuf,
 }
 
+/// The loopback CloudTrail of this test run (no events registered).
+fn empty_cloudtrail() -> &'static cloudtrail_loopback::CloudTrailLoopback {
+    static TRAIL: std::sync::OnceLock<cloudtrail_loopback::CloudTrailLoopback> =
+        std::sync::OnceLock::new();
+    TRAIL.get_or_init(|| cloudtrail_loopback::CloudTrailLoopback::start(50))
+}
+
 impl Watch {
     fn start(endpoint: &str, topic_arn: &str, log: PathBuf) -> Self {
         // cargo lambda watch runs `cargo run --bin session-revoker` on the first invocation.
@@ -194,6 +204,9 @@ impl Watch {
             .env("CUTOFF_MARGIN_SECONDS", "2")
             .env("REASSOCIATE_INSTANCE_PROFILE", "true")
             .env("MEMBER_ROLE_NAME", "session-revoker-member")
+            // moto serves no CloudTrail: a loopback stand-in that knows no events, so every
+            // finding runs the follow-up path (CHAIN_DEPTH's default 3) and finds nothing.
+            .env("AWS_ENDPOINT_URL_CLOUDTRAIL", &empty_cloudtrail().endpoint)
             .env("RUST_LOG", "info")
             .env_remove("LOG_FORMAT")
             .stdin(Stdio::null())

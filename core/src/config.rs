@@ -75,6 +75,16 @@ pub struct Config {
     /// `IDENTITY_CENTER_INSTANCE_ARN`: revoke Identity Center sessions through the permission
     /// set (sso-admin) of this instance; unset, they are `manual_action_required`.
     pub identity_center_instance_arn: Option<String>,
+    /// The function's own name and region, from Lambda's `AWS_LAMBDA_FUNCTION_NAME` and
+    /// `AWS_REGION` (not settings: Lambda sets them): the target of the next look's schedule.
+    pub lambda_function: Option<LambdaFunction>,
+}
+
+/// Where the function runs, as Lambda says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaFunction {
+    pub name: String,
+    pub region: String,
 }
 
 impl Default for Config {
@@ -114,7 +124,26 @@ impl Config {
             .iter()
             .filter_map(|(name, _)| std::env::var(name).ok().map(|v| (name.to_string(), v)))
             .collect();
-        Self::from_vars(&vars)
+        let mut config = Self::from_vars(&vars)?;
+        let lambda = |v: &str| std::env::var(v).ok().filter(|s| !s.trim().is_empty());
+        // Validated like every name that reaches an ARN: Lambda's function-name alphabet and a
+        // region name.
+        config.lambda_function = match (lambda("AWS_LAMBDA_FUNCTION_NAME"), lambda("AWS_REGION")) {
+            (Some(name), Some(region))
+                if (1..=64).contains(&name.len())
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    && (4..=32).contains(&region.len())
+                    && region
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+            {
+                Some(LambdaFunction { name, region })
+            }
+            _ => None,
+        };
+        Ok(config)
     }
 
     /// Parses the variables; an empty value means "use the default".
@@ -326,6 +355,7 @@ impl Config {
             follow_up_scheduler_role_arn,
             verify_findings: bool_var("VERIFY_FINDINGS")?,
             identity_center_instance_arn,
+            lambda_function: None,
         })
     }
 

@@ -491,17 +491,18 @@ fn schedule_name(input: &str, at: OffsetDateTime) -> String {
     format!("session-revoker-{h:016x}-{}", at.unix_timestamp())
 }
 
-/// The function's own ARN, for the schedule's target: Lambda's variables and the responder's
-/// account; `None` outside Lambda.
-fn function_arn(account: &str, responder_role_arn: Option<&str>) -> Option<String> {
-    let name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok()?;
-    let region = std::env::var("AWS_REGION").ok()?;
-    let partition = responder_role_arn
+/// The function's own ARN, for the schedule's target (`None` outside Lambda).
+fn function_arn(config: &Config, account: &str) -> Option<String> {
+    let f = config.lambda_function.as_ref()?;
+    let partition = config
+        .responder_role_arn
+        .as_deref()
         .and_then(|a| a.strip_prefix("arn:"))
         .and_then(|a| a.split(':').next())
         .unwrap_or("aws");
     Some(format!(
-        "arn:{partition}:lambda:{region}:{account}:function:{name}"
+        "arn:{partition}:lambda:{}:{account}:function:{}",
+        f.region, f.name
     ))
 }
 
@@ -534,10 +535,13 @@ impl Responder {
         let target = identity
             .as_ref()
             .ok()
-            .and_then(|id| function_arn(&id.account, self.config.responder_role_arn.as_deref()));
+            .and_then(|id| function_arn(&self.config, &id.account));
         let by_hand = format!(
             "aws lambda invoke --function-name {} --cli-binary-format raw-in-base64-out --payload file://payload.json report.json  # payload.json: this invocation's event",
-            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "<function>".into())
+            self.config
+                .lambda_function
+                .as_ref()
+                .map_or("<function>", |f| f.name.as_str())
         );
         let (status, detail) = match (&self.config.follow_up_scheduler_role_arn, target, self.accounts.scheduler()) {
             _ if dry_run => ("not_scheduled", "dry run: nothing is scheduled".to_string()),
@@ -595,3 +599,6 @@ impl Responder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -22,8 +22,6 @@ use crate::error::AwsError;
 use crate::model::{ActionKind, ActionOutcome, FindingArn, Incident, Origin, Status, Step, Triage};
 use crate::plan;
 use crate::text::safe_text;
-use futures::future::BoxFuture;
-use futures::FutureExt;
 use revoker_core::verify::{self as judge, NotVerifiable, Verdict};
 use std::future::Future;
 
@@ -99,7 +97,8 @@ fn current_caller() -> Caller {
 
 /// What verification leaves for the rest of `handle_incident`.
 pub(super) enum Checked {
-    /// Nothing to verify (verification off, or settled without a write): the incident as given.
+    /// Nothing to verify (verification off, not a readable finding, or skipped from what it
+    /// says): the incident as given.
     AsGiven,
     /// A manual request: acted on as given, each action naming who asked.
     Manual { caller: String },
@@ -136,18 +135,7 @@ impl Checked {
 
 /// Verifies one incident: `Ok` to go on (with GuardDuty's copy when one was read), `Err` with
 /// the refusal to report instead of any action.
-///
-/// Boxed: `respond` runs incidents through a stream of boxed futures, and an unboxed future
-/// here trips rustc's higher-ranked lifetime inference for `Send` there.
-pub(super) fn check<'a>(
-    r: &'a Responder,
-    incident: &'a Incident,
-    ctx: &'a Ctx,
-) -> BoxFuture<'a, Result<Checked, Box<ActionOutcome>>> {
-    check_unboxed(r, incident, ctx).boxed()
-}
-
-async fn check_unboxed(
+pub(super) async fn check(
     r: &Responder,
     incident: &Incident,
     ctx: &Ctx,
@@ -163,10 +151,11 @@ async fn check_unboxed(
     if !judge::is_verifiable_kind(incident) {
         return Ok(Checked::AsGiven);
     }
-    // Decided from the given finding without a write (skipped, manual steps, failed): nothing
-    // a forged finding could make the responder do, and no GuardDuty call spent on it.
+    // Skipped from what the given finding says (type, severity, sample, archived): nothing a
+    // forged finding could make anyone do, and no GuardDuty call spent on it. Manual steps are
+    // verified like writes: a forged finding must not hand a person commands to run.
     if let Triage::Done(a) = plan::triage(incident, &r.config) {
-        if !matches!(a.step, Step::Write(_)) {
+        if matches!(a.step, Step::Skip { .. }) {
             return Ok(Checked::AsGiven);
         }
     }

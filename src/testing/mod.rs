@@ -6,8 +6,10 @@
 //! enforces no quota: the emulator tests and the drills do that.
 
 mod faults;
+mod trail;
 
 pub use faults::Faults;
+pub use trail::{MemoryScheduler, MemoryTrail};
 
 use crate::accounts::{AccountAccess, Accounts, Identity, Unreachable};
 use crate::aws::{
@@ -409,6 +411,8 @@ pub struct MemoryAccounts {
     pub identity: Identity,
     accounts: BTreeMap<String, Arc<MemoryAccount>>,
     unreachable: BTreeSet<String>,
+    trails: BTreeMap<String, Arc<MemoryTrail>>,
+    scheduler: Option<Arc<MemoryScheduler>>,
 }
 
 impl MemoryAccounts {
@@ -423,11 +427,24 @@ impl MemoryAccounts {
             },
             accounts,
             unreachable: BTreeSet::new(),
+            trails: BTreeMap::new(),
+            scheduler: None,
         }
     }
 
     pub fn with_member(mut self, member: &Arc<MemoryAccount>) -> Self {
         self.accounts.insert(member.account.clone(), member.clone());
+        self
+    }
+
+    /// CloudTrail's history of `account`.
+    pub fn with_trail(mut self, account: &str, trail: &Arc<MemoryTrail>) -> Self {
+        self.trails.insert(account.to_string(), trail.clone());
+        self
+    }
+
+    pub fn with_scheduler(mut self, scheduler: &Arc<MemoryScheduler>) -> Self {
+        self.scheduler = Some(scheduler.clone());
         self
     }
 
@@ -438,6 +455,12 @@ impl MemoryAccounts {
 }
 
 impl Accounts for MemoryAccounts {
+    fn scheduler(&self) -> Option<Arc<dyn crate::aws::Schedules>> {
+        self.scheduler
+            .clone()
+            .map(|s| s as Arc<dyn crate::aws::Schedules>)
+    }
+
     fn identity(&self) -> BoxFuture<'_, Result<Identity, AwsError>> {
         futures::future::ready(Ok(self.identity.clone())).boxed()
     }
@@ -452,12 +475,21 @@ impl Accounts for MemoryAccounts {
                 let ec2: Arc<dyn Ec2> = a.clone();
                 let via_role =
                     (account != self.identity.account).then(|| "SessionRevokerMember".to_string());
-                Ok(AccountAccess::new(
+                let access = AccountAccess::new(
                     account.to_string(),
                     a.clone(),
                     via_role,
                     Arc::new(move |_region: &str| ec2.clone()),
-                ))
+                );
+                Ok(match self.trails.get(account) {
+                    Some(trail) => {
+                        let trail = trail.clone();
+                        access.with_event_history(Arc::new(move |region: &str| {
+                            trail.in_region(region)
+                        }))
+                    }
+                    None => access,
+                })
             }
             _ => Err(Unreachable {
                 account: account.to_string(),

@@ -211,7 +211,10 @@ impl FollowPlan {
             | Decision::Protected { reason, commands } = &s.decision
             {
                 out.push(ManualAction {
-                    target: format!("session {}", s.session.assumed_role_id),
+                    target: format!(
+                        "session {} of role {} in {}",
+                        s.session.assumed_role_id, s.session.role.name, s.session.role.account
+                    ),
                     reason: reason.clone(),
                     commands: commands.clone(),
                 });

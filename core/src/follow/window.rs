@@ -115,7 +115,9 @@ pub struct NextLook {
 /// the lag, with no slack.
 pub fn next_look(window: &LookupWindow, contained_at: OffsetDateTime) -> Option<NextLook> {
     (window.end < contained_at + CLOUDTRAIL_LAG).then(|| NextLook {
-        at: window.end.max(contained_at) + CLOUDTRAIL_LAG + RELOOK_SLACK,
+        // From the containment, not from this look: every delivery of the same finding (a
+        // re-delivered event, Lambda's retry) asks for the same instant, so the same schedule.
+        at: contained_at + CLOUDTRAIL_LAG + RELOOK_SLACK,
         window_start: window.start,
         why: "CloudTrail delivers events up to about 15 minutes late: one more look after the lag"
             .to_string(),

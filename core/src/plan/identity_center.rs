@@ -593,7 +593,7 @@ pub fn by_hand_steps(role: &RoleInfo, incident: &Incident, config: &Config) -> V
         "for ps in $(aws sso-admin list-permission-sets --region {region} --instance-arn \"$INSTANCE_ARN\" --query 'PermissionSets[]' --output text); do [ \"$(aws sso-admin describe-permission-set --region {region} --instance-arn \"$INSTANCE_ARN\" --permission-set-arn \"$ps\" --query 'PermissionSet.Name' --output text)\" = {permission_set} ] && PS_ARN=$ps; done; echo \"$PS_ARN\"  # permission set {permission_set}"
     ));
     steps.push(format!(
-        "aws sso-admin get-inline-policy-for-permission-set --region {region} --instance-arn \"$INSTANCE_ARN\" --permission-set-arn \"$PS_ARN\" --query InlinePolicy --output text > inline.json  # keep every statement in it; empty: start from {{\"Version\":\"2012-10-17\",\"Statement\":[]}}"
+        "aws sso-admin get-inline-policy-for-permission-set --region {region} --instance-arn \"$INSTANCE_ARN\" --permission-set-arn \"$PS_ARN\" --query InlinePolicy --output text > inline.json; grep -q '{{' inline.json || echo '{{\"Version\":\"2012-10-17\",\"Statement\":[]}}' > inline.json  # every statement in it is kept"
     ));
     if sessions.is_empty() {
         steps.push(format!(

@@ -216,6 +216,17 @@ fn next_steps(incident: &Incident, report: &IncidentReport) -> Vec<String> {
                 steps.push("Honest users of this role now get AccessDenied until they take new credentials: \
                     re-run `aws sso login` or the role assumption, delete cached CLI credentials (~/.aws/cli/cache/*.json, ~/.aws/sso/cache/), \
                     and restart services that cache tokens".to_string());
+                if let Some(permission_set) = a.facts.get("permission_set") {
+                    // Identity Center: IAM cannot change the role; the deny is a statement of
+                    // the permission set's inline policy, provisioned to the account.
+                    steps.push(format!(
+                        "{}: remove the statements SessionRevokerDenyStolenSessions* from the inline policy of permission set {} (aws sso-admin get-inline-policy-for-permission-set, then put-inline-policy-to-permission-set) and provision it again (aws sso-admin provision-permission-set --target-type AWS_ACCOUNT --target-id {})",
+                        safe_to_delete(a.cutoff.as_deref(), crate::policy::MAX_ROLE_SESSION, "role session"),
+                        crate::text::safe_text(permission_set, 200),
+                        a.facts.get("account").map_or("<account>", String::as_str)
+                    ));
+                    continue;
+                }
                 steps.push(format!(
                     "{}: aws iam delete-role-policy --role-name {target} --policy-name {}",
                     safe_to_delete(a.cutoff.as_deref(), crate::policy::MAX_ROLE_SESSION, "role session"),

@@ -417,3 +417,28 @@ fn the_caller_comes_from_lambdas_context() {
     assert_eq!(c.cognito, Some(("id-1".into(), "pool-1".into())));
     assert_eq!(c.request_id.as_deref(), Some("abc"));
 }
+
+#[tokio::test]
+async fn a_forged_finding_gets_no_manual_steps_either() {
+    let root: Value =
+        serde_json::from_str(include_str!("../../../events/root-credential-event.json")).unwrap();
+    let gd = Arc::new(FakeGuardDuty::default());
+    // Without verification: steps for a person.
+    let w = world(&[(OWN, &gd)], config(&[("VERIFY_FINDINGS", "false")]));
+    let report = w.responder.respond(&root, Budget::UNLIMITED).await.unwrap();
+    assert_eq!(report.outcome, Outcome::ManualActionRequired);
+    // With it, GuardDuty is asked first, and a finding it does not know gets no steps.
+    let w = world(&[(OWN, &gd)], config(&[]));
+    let (report, fate) = w
+        .responder
+        .respond_with_fate(&root, Budget::UNLIMITED)
+        .await
+        .unwrap();
+    let a = &report.incidents[0].actions;
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].status, Status::Failed);
+    assert!(a[0].commands.is_empty());
+    assert!(a[0].detail.contains("possibly forged"), "{}", a[0].detail);
+    assert!(fate.is_err());
+    assert_eq!(gd.calls().len(), 1);
+}
