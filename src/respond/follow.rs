@@ -43,7 +43,8 @@ const LOOKUP_NEEDS: Duration = Duration::from_secs(3);
 pub(super) const PENDING: &str = "pending";
 
 /// Spaces `LookupEvents` calls to CloudTrail's 2 requests per second per account and region,
-/// within this invocation (the SDK's retries with backoff handle throttling beyond it).
+/// across the incidents and invocations of one container (the SDK's retries with backoff handle
+/// throttling beyond it: other containers ask too).
 #[derive(Default)]
 struct Pacer {
     last: Mutex<HashMap<(String, String), Instant>>,
@@ -176,10 +177,13 @@ impl Responder {
         let guard = guard_from_config(config, &responder_role);
 
         let finding = incident.finding_id.as_deref().unwrap_or("manual");
-        let pacer = Pacer::default();
+        // One pacer for the whole container: CloudTrail's limit is per account and region,
+        // whatever incident or invocation asks.
+        static PACER: std::sync::OnceLock<Pacer> = std::sync::OnceLock::new();
+        let pacer = PACER.get_or_init(Pacer::default);
         let mut walk = ChainWalk::new(&start, &options);
         while let Some(key) = walk.next_key(&reach) {
-            let found = self.lookup_key(&key, &window, finding, &pacer, ctx).await;
+            let found = self.lookup_key(&key, &window, finding, pacer, ctx).await;
             walk.record(key, found, &reach, &guard);
         }
         let plan = walk.finish();
@@ -192,8 +196,15 @@ impl Responder {
         );
 
         let mut actions = Vec::new();
-        self.revoke_sessions(incident, &plan, ctx, item, pending, &mut actions)
-            .await;
+        self.revoke_sessions(
+            incident,
+            &plan,
+            ctx,
+            (item, own_actions.len()),
+            pending,
+            &mut actions,
+        )
+        .await;
         self.revoke_tokens(incident, &plan, ctx, &mut actions).await;
         self.deactivate_created_keys(incident, &plan, ctx, &mut actions)
             .await;
@@ -303,7 +314,7 @@ impl Responder {
         finding: &Incident,
         plan: &FollowPlan,
         ctx: &Ctx,
-        item: usize,
+        (item, first_action): (usize, usize),
         pending: &settle::Pending,
         actions: &mut Vec<ActionOutcome>,
     ) {
@@ -319,9 +330,17 @@ impl Responder {
                 Triage::Role(target) => {
                     // Boxed: rustc cannot prove this nested future Send through the payload's
                     // stream otherwise (higher-ranked lifetime inference).
-                    self.handle_role_with(&config, &incident, &target, ctx, item, pending)
-                        .boxed()
-                        .await
+                    self.handle_role_with(
+                        &config,
+                        &incident,
+                        &target,
+                        ctx,
+                        item,
+                        first_action + actions.len(),
+                        pending,
+                    )
+                    .boxed()
+                    .await
                 }
                 Triage::Done(action) => vec![self.execute(action, None, ctx).await],
                 Triage::User(_) => Vec::new(),

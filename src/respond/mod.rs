@@ -286,12 +286,16 @@ impl Responder {
         item: usize,
         pending: &settle::Pending,
     ) -> Vec<ActionOutcome> {
-        self.handle_role_with(&self.config, incident, target, ctx, item, pending)
+        self.handle_role_with(&self.config, incident, target, ctx, item, 0, pending)
             .await
     }
 
     /// As `handle_role`, deciding with `config` (the follow-up's sessions: session scope, no
     /// re-association).
+    ///
+    /// `first_action`: where these outcomes will start in the item's report (the settle pass
+    /// finds its action there).
+    #[allow(clippy::too_many_arguments)]
     async fn handle_role_with(
         &self,
         config: &Config,
@@ -299,8 +303,12 @@ impl Responder {
         target: &RoleTarget,
         ctx: &Ctx,
         item: usize,
+        first_action: usize,
         pending: &settle::Pending,
     ) -> Vec<ActionOutcome> {
+        // From the first read to each write: this invocation's own read-to-write gap, which the
+        // settle interval must outlast for a concurrent writer under the same conditions.
+        let started = Instant::now();
         let label = target
             .name
             .clone()
@@ -374,9 +382,10 @@ impl Responder {
                 };
                 pending.push(settle::Written {
                     item,
-                    action: outcomes.len(),
+                    action: first_action + outcomes.len(),
                     iam: access.iam.clone(),
                     write,
+                    took: started.elapsed(),
                 });
             }
             if let Some(via) = &access.via_role {

@@ -21,6 +21,21 @@ use std::time::Duration;
 /// retries). Measured in the drills: 1.5 s still lost a session among 20 concurrent
 /// invocations on a loaded 2-core machine; 2.5 s with a second pass did not.
 const SETTLE: Duration = Duration::from_millis(2500);
+/// The longest settle interval: under heavy IAM throttling a writer's read-to-write gap grows
+/// with the SDK's backoff (up to 5 s per retry); beyond this the invocation's time is better
+/// spent failing for a Lambda retry.
+const MAX_SETTLE: Duration = Duration::from_secs(15);
+
+/// The interval before a pass: [`SETTLE`], or twice the longest read-to-write gap of this
+/// invocation's own writes when IAM was slow (throttled, retried): a concurrent writer under
+/// the same conditions has a gap like ours, and a pass sooner than its write misses it. `make
+/// bench`'s burst at 1 IAM write/s per account lost 1 of 1,000 sessions in some runs with a
+/// fixed 2.5 s.
+pub fn settle_interval(written: &[Written]) -> Duration {
+    let longest = written.iter().map(|w| w.took).max().unwrap_or_default();
+    (longest * 2).clamp(SETTLE, MAX_SETTLE)
+}
+
 /// Passes at most: another one follows only while the last one had to rewrite something
 /// (evidence that writers are still racing).
 const MAX_PASSES: usize = 3;
@@ -33,6 +48,8 @@ pub struct Written {
     pub action: usize,
     pub iam: Arc<dyn Iam>,
     pub write: Write,
+    /// From this invocation's first read of the role to this write: its read-to-write gap.
+    pub took: Duration,
 }
 
 #[derive(Default)]
@@ -54,13 +71,24 @@ pub async fn settle(pending: &Pending, ctx: &Ctx, reports: &mut [Option<Incident
     if written.is_empty() {
         return;
     }
-    if ctx.budget.remaining().is_some_and(|r| r < SETTLE * 4) {
+    // Never so long that the passes do not fit the invocation's time: shorter, down to SETTLE.
+    let interval = match ctx.budget.remaining() {
+        Some(r) => settle_interval(&written).min(r / 4).max(SETTLE),
+        None => settle_interval(&written),
+    };
+    if ctx.budget.remaining().is_some_and(|r| r < interval * 4) {
         tracing::warn!("no time left to settle the policies written");
         return;
     }
+    if interval > SETTLE {
+        tracing::info!(
+            interval_ms = interval.as_millis() as u64,
+            "IAM was slow: a longer settle interval"
+        );
+    }
     let mut results: Vec<Result<u32, crate::error::AwsError>> = Vec::new();
     for pass in 0..MAX_PASSES {
-        tokio::time::sleep(SETTLE).await;
+        tokio::time::sleep(interval).await;
         let mut raced = false;
         let mut this_pass = Vec::with_capacity(written.len());
         for w in &written {
@@ -86,7 +114,7 @@ pub async fn settle(pending: &Pending, ctx: &Ctx, reports: &mut [Option<Incident
         };
         if !raced
             || pass + 1 == MAX_PASSES
-            || ctx.budget.remaining().is_some_and(|r| r < SETTLE * 4)
+            || ctx.budget.remaining().is_some_and(|r| r < interval * 4)
         {
             break;
         }
@@ -118,5 +146,35 @@ pub async fn settle(pending: &Pending, ctx: &Ctx, reports: &mut [Option<Incident
                 report.refresh_outcome();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryAccount;
+
+    fn written(took_ms: u64) -> Written {
+        Written {
+            item: 0,
+            action: 0,
+            iam: MemoryAccount::new("123456789012"),
+            write: Write::DeactivateAccessKey {
+                user: "u".into(),
+                access_key_id: "AKIAEXAMPLEEXAMPLE01".into(),
+            },
+            took: Duration::from_millis(took_ms),
+        }
+    }
+
+    #[test]
+    fn the_settle_interval_outlasts_twice_the_slowest_write_within_bounds() {
+        assert_eq!(settle_interval(&[]), SETTLE);
+        assert_eq!(settle_interval(&[written(40), written(300)]), SETTLE);
+        assert_eq!(
+            settle_interval(&[written(40), written(4_000)]),
+            Duration::from_secs(8)
+        );
+        assert_eq!(settle_interval(&[written(30_000)]), MAX_SETTLE);
     }
 }

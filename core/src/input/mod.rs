@@ -205,17 +205,32 @@ fn parse_security_hub_envelope(
         }
     };
     check_count("Security Hub event", findings.len())?;
+    // A custom action is a person's choice in the console, for the findings they selected: the
+    // report says so (the action's name, bounded; attacker-influenced like every field).
+    let requested_via = (detail_type == SECURITY_HUB_DETAIL_TYPES[1]).then(|| {
+        let name = obj
+            .get("detail")
+            .and_then(|d| d.get("actionName"))
+            .and_then(Value::as_str)
+            .map(|n| crate::text::safe_text(n, 64))
+            .unwrap_or_else(|| "(unnamed)".into());
+        format!("Security Hub custom action {name:?}: a person chose it in the console for this finding")
+    });
     Ok(findings
         .iter()
         .enumerate()
         .map(|(i, f)| match f {
-            Value::Object(o) => Ok(asff::parse_asff(
-                o,
-                Some(Fallback {
-                    account: envelope_text(obj.get("account").unwrap_or(&Value::Null)),
-                    region: envelope_text(obj.get("region").unwrap_or(&Value::Null)),
-                }),
-            )),
+            Value::Object(o) => {
+                let mut incident = asff::parse_asff(
+                    o,
+                    Some(Fallback {
+                        account: envelope_text(obj.get("account").unwrap_or(&Value::Null)),
+                        region: envelope_text(obj.get("region").unwrap_or(&Value::Null)),
+                    }),
+                );
+                incident.requested_via = requested_via.clone();
+                Ok(incident)
+            }
             other => Err(FindingError::new(
                 format!("detail.findings[{i}]"),
                 format!("expected an ASFF finding object, found {}", describe(other)),

@@ -662,5 +662,18 @@ fn security_hub_event_files_parse() {
             Some("UnauthorizedAccess:IAMUser/MaliciousIPCaller")
         );
         assert!(i.event_last_seen.is_some() && i.count.is_some(), "{name}");
+        // A custom action is a person's request, named as such; an imported finding is not.
+        match name {
+            "securityhub-custom-action-event.json" => assert!(
+                p.items.iter().all(|i| i
+                    .as_ref()
+                    .unwrap()
+                    .requested_via
+                    .as_deref()
+                    .is_some_and(|r| r.contains("\"Revoke sessions\"") && r.contains("a person"))),
+                "{name}: {i:?}"
+            ),
+            _ => assert_eq!(i.requested_via, None, "{name}"),
+        }
     }
 }

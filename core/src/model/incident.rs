@@ -141,6 +141,9 @@ pub struct Incident {
     /// The payload item is not a finding at all (an event from GuardDuty of another
     /// `detail-type`): skipped with this reason.
     pub not_a_finding: Option<String>,
+    /// A person asked for this finding to be handled (a Security Hub custom action chosen in the
+    /// console): how, for the report. The finding is still a finding: verified and triaged as one.
+    pub requested_via: Option<String>,
 }
 
 impl Incident {
@@ -177,6 +180,7 @@ impl Incident {
             ignored_fields: Vec::new(),
             unreadable: None,
             not_a_finding: None,
+            requested_via: None,
         }
     }
 }

@@ -33,6 +33,9 @@ pub struct IncidentReport {
     pub count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A person asked for this finding (a Security Hub custom action).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_via: Option<String>,
     /// Optional fields present but unreadable, treated as absent (the decision did not use
     /// them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -100,6 +103,7 @@ impl IncidentReport {
             event_last_seen: incident.event_last_seen.map(format_utc),
             count: incident.count,
             reason: incident.reason.clone(),
+            requested_via: incident.requested_via.clone(),
             ignored_fields: incident.ignored_fields.clone(),
             outcome: Outcome::Skipped,
             actions,
@@ -140,6 +144,7 @@ impl IncidentReport {
             event_last_seen: None,
             count: None,
             reason: None,
+            requested_via: None,
             ignored_fields: Vec::new(),
             outcome: Outcome::Failed,
             actions: vec![action],

@@ -43,7 +43,8 @@ impl Report {
                 i.reason
                     .clone()
                     .map(|r| format!("manual: {r}"))
-                    .or_else(|| (i.source == Origin::Manual).then(|| "manual".into())),
+                    .or_else(|| (i.source == Origin::Manual).then(|| "manual".into()))
+                    .or_else(|| i.requested_via.clone()),
             );
             line(&mut out, "Title", i.title.clone());
             line(
