@@ -98,3 +98,17 @@ pub struct ProfileAssociation {
     pub profile_arn: String,
     pub state: AssociationState,
 }
+
+/// What IAM says about a role before the decision.
+#[derive(Debug, Clone)]
+pub struct RoleFacts {
+    pub role: RoleInfo,
+    /// The existing `AWSRevokeOlderSessions` document (`None`: there is none).
+    pub role_policy: Result<Option<String>, super::AwsError>,
+    /// The existing per-session policy; read only when `REVOKE_SCOPE=session`.
+    pub session_policy: Result<Option<String>, super::AwsError>,
+    /// The responder's own role name (`None`: it does not run as a role).
+    pub responder_role: Result<Option<String>, String>,
+    /// Something the report should say about the facts (e.g. a RoleId mismatch).
+    pub note: Option<String>,
+}

@@ -16,9 +16,9 @@
 //! stolen token from the user's fresh one, so each id keeps its own cutoff, as in session scope.
 
 use super::cutoff::MAX_CUTOFF_AHEAD;
-use super::role::RoleFacts;
 use super::session::{invalid_session, stolen_sessions};
 use crate::config::Config;
+use crate::model::facts::RoleFacts;
 use crate::model::{ActionKind, AwsError, Incident, PlannedAction, RoleInfo, Step};
 use crate::names::{self, format_utc, parse_utc};
 use crate::policy::{self, SessionRevocations};

@@ -6,23 +6,11 @@ use super::role_wide::role_wide;
 use super::session::{invalid_session, session_scoped, stolen_sessions};
 use crate::config::{Config, RevokeScope};
 use crate::finding_types;
+pub use crate::model::facts::RoleFacts;
 use crate::model::{ActionKind, AwsError, Incident, PlannedAction, RoleInfo, Step, Write};
 use crate::names;
 use crate::policy::{self, RevocationPolicy};
 use time::OffsetDateTime;
-/// What IAM says about a role before the decision.
-#[derive(Debug, Clone)]
-pub struct RoleFacts {
-    pub role: RoleInfo,
-    /// The existing `AWSRevokeOlderSessions` document (`None`: there is none).
-    pub role_policy: Result<Option<String>, AwsError>,
-    /// The existing per-session policy; read only when `REVOKE_SCOPE=session`.
-    pub session_policy: Result<Option<String>, AwsError>,
-    /// The responder's own role name (`None`: it does not run as a role).
-    pub responder_role: Result<Option<String>, String>,
-    /// Something the report should say about the facts (e.g. a RoleId mismatch).
-    pub note: Option<String>,
-}
 
 /// Reasons a role is never revoked, whatever the finding says.
 pub fn protection(

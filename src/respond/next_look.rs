@@ -1,0 +1,135 @@
+//! The next CloudTrail look (issue 13): one EventBridge Scheduler one-time schedule per payload
+//! that runs the function again after CloudTrail's delivery lag, or, when none can be created,
+//! the time and the command for a person. Why a schedule and not an SQS delay queue: README
+//! "Following the attacker".
+
+use super::follow::PENDING;
+use super::Responder;
+use crate::config::Config;
+use revoker_core::names::{format_utc, parse_utc};
+use revoker_core::report::NextLookLine;
+use time::OffsetDateTime;
+
+/// EventBridge Scheduler's limit for a target's input (the payload of the re-run).
+const MAX_SCHEDULE_INPUT: usize = 256 * 1024;
+
+/// A schedule name per payload and look: `session-revoker-<hash>-<unix time>`, within
+/// Scheduler's 64 characters of `[0-9a-zA-Z-_.]`. FNV-1a: stable across builds and processes,
+/// so a re-delivered event finds the schedule its first delivery created (`ConflictException`).
+fn schedule_name(input: &str, at: OffsetDateTime) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in input.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("session-revoker-{h:016x}-{}", at.unix_timestamp())
+}
+
+/// The function's own ARN, for the schedule's target (`None` outside Lambda).
+fn function_arn(config: &Config, account: &str) -> Option<String> {
+    let f = config.lambda_function.as_ref()?;
+    let partition = config
+        .responder_role_arn
+        .as_deref()
+        .and_then(|a| a.strip_prefix("arn:"))
+        .and_then(|a| a.split(':').next())
+        .unwrap_or("aws");
+    Some(format!(
+        "arn:{partition}:lambda:{}:{account}:function:{}",
+        f.region, f.name
+    ))
+}
+
+impl Responder {
+    /// One schedule for every incident of the payload that asked for a next look: the same
+    /// payload again, at the latest time asked. Dry runs, a missing scheduler role or a failed
+    /// `CreateSchedule` leave the look to a person, with the command: the containment is done
+    /// either way, so none of these fails the invocation.
+    pub(super) async fn schedule_next_looks(
+        &self,
+        payload: &serde_json::Value,
+        incidents: &mut [revoker_core::report::IncidentReport],
+        dry_run: bool,
+    ) {
+        let pending: Vec<&mut NextLookLine> = incidents
+            .iter_mut()
+            .filter_map(|i| i.follow_up.as_mut())
+            .map(|f| &mut f.next_look)
+            .filter(|n| n.status == PENDING)
+            .collect();
+        let Some(at) = pending
+            .iter()
+            .filter_map(|n| n.at.as_deref().and_then(parse_utc))
+            .max()
+        else {
+            return;
+        };
+        let input = payload.to_string();
+        let identity = self.accounts.identity().await;
+        let target = identity
+            .as_ref()
+            .ok()
+            .and_then(|id| function_arn(&self.config, &id.account));
+        let by_hand = format!(
+            "aws lambda invoke --function-name {} --cli-binary-format raw-in-base64-out --payload file://payload.json report.json  # payload.json: this invocation's event",
+            self.config
+                .lambda_function
+                .as_ref()
+                .map_or("<function>", |f| f.name.as_str())
+        );
+        let (status, detail) = match (&self.config.follow_up_scheduler_role_arn, target, self.accounts.scheduler()) {
+            _ if dry_run => ("not_scheduled", "dry run: nothing is scheduled".to_string()),
+            (None, _, _) => (
+                "not_scheduled",
+                "FOLLOW_UP_SCHEDULER_ROLE_ARN is not set: run the look by hand after this time".to_string(),
+            ),
+            (_, None, _) => (
+                "not_scheduled",
+                "not running in Lambda (no AWS_LAMBDA_FUNCTION_NAME): run the look by hand after this time".to_string(),
+            ),
+            (_, _, None) => ("not_scheduled", "EventBridge Scheduler is not available here".to_string()),
+            _ if input.len() > MAX_SCHEDULE_INPUT => (
+                "not_scheduled",
+                format!("the payload is larger than Scheduler's {MAX_SCHEDULE_INPUT} bytes of input"),
+            ),
+            (Some(role_arn), Some(target_arn), Some(scheduler)) => {
+                let schedule = crate::aws::OneTimeSchedule {
+                    name: schedule_name(&input, at),
+                    at,
+                    target_arn,
+                    role_arn: role_arn.clone(),
+                    input: input.clone(),
+                    description: "session-revoker: one more CloudTrail look after the delivery lag".into(),
+                };
+                match scheduler.create_one_time(&schedule).await {
+                    Ok(created) => {
+                        tracing::info!(schedule = %schedule.name, at = %format_utc(at), created = ?created, "next look scheduled");
+                        ("scheduled", schedule.name)
+                    }
+                    Err(e) => {
+                        tracing::error!(code = %e.code, message = %e.message, "next look not scheduled");
+                        ("failed", format!("CreateSchedule failed ({}: {}): run the look by hand after this time", e.code, e.message))
+                    }
+                }
+            }
+        };
+        for n in pending {
+            n.at = Some(format_utc(at));
+            if status == "scheduled" {
+                *n = NextLookLine {
+                    status,
+                    at: Some(format_utc(at)),
+                    detail: format!(
+                        "{}: EventBridge Scheduler one-time schedule {detail}",
+                        n.detail
+                    ),
+                    command: None,
+                };
+            } else {
+                n.status = status;
+                n.detail = detail.clone();
+                n.command = Some(by_hand.clone());
+            }
+        }
+    }
+}
