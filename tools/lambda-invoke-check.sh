@@ -94,9 +94,11 @@ for v in $(sed -n '/^pub const VARIABLES/,/^];/p' core/src/config.rs | grep -oE 
   LOG_FORMAT AWS_PROFILE AWS_SESSION_TOKEN $(compgen -e | grep '^AWS_ENDPOINT_URL_' || true); do
   unset "$v"
 done
+# CHAIN_DEPTH=0: moto serves no CloudTrail, and following the key is not what this checks
+# (tests/follow_emulator.rs does; the end-to-end test runs the default).
 AWS_ENDPOINT_URL="$MOTO_ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 SNS_TOPIC_ARN="$topic_arn" \
-  CUTOFF_MARGIN_SECONDS=2 REASSOCIATE_INSTANCE_PROFILE=true RUST_LOG=info \
+  CUTOFF_MARGIN_SECONDS=2 REASSOCIATE_INSTANCE_PROFILE=true CHAIN_DEPTH=0 RUST_LOG=info \
   setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
   </dev/null >"$work/watch.log" 2>&1 &
 watch_pid=$!

@@ -134,10 +134,7 @@ impl Config {
                     && name
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                    && (4..=32).contains(&region.len())
-                    && region
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+                    && crate::names::is_region(&region) =>
             {
                 Some(LambdaFunction { name, region })
             }

@@ -457,6 +457,8 @@ impl Responder {
                 role,
                 not_before,
             } => {
+                // The planner only plans a re-association with a valid region from the finding
+                // (`names::is_region`); the default is never reached.
                 let region = region.clone().unwrap_or_else(|| "us-east-1".into());
                 let ec2 = access.ec2(&region);
                 act::reassociate::reassociate(

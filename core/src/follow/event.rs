@@ -160,17 +160,7 @@ fn is_plain_id(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// `us-east-1`, `us-gov-west-1`, `cn-north-1`, `eu-central-2`…: lower-case words and a number.
-pub fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    (3..=5).contains(&parts.len())
-        && s.len() <= 25
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty()
-}
+pub use crate::names::is_region;
 
 /// An access key id: `AKIA…` (long-term) or `ASIA…` (temporary).
 ///

@@ -51,7 +51,7 @@ impl FindingArn {
         if service != "guardduty" {
             return Err(bad("the service is not guardduty"));
         }
-        if !is_region(region) {
+        if !crate::names::is_region(region) {
             return Err(bad("the region is not a region name"));
         }
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -91,18 +91,6 @@ impl fmt::Display for FindingArn {
             self.partition, self.region, self.account, self.detector_id, self.finding_id
         )
     }
-}
-
-/// `us-east-1`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-5`: lower-case words and digits
-/// joined by `-`, ending in a number.
-fn is_region(r: &str) -> bool {
-    (5..=30).contains(&r.len())
-        && r.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && r.contains('-')
-        && r.bytes().last().is_some_and(|b| b.is_ascii_digit())
-        && !r.starts_with('-')
-        && !r.contains("--")
 }
 
 /// Detector and finding ids seen in GuardDuty's findings are hex, sometimes mixed case or a
