@@ -216,7 +216,19 @@ impl Responder {
             } else {
                 ActionKind::Triage
             };
-            let mut a = ActionOutcome::new(kind, &m.target, Status::ManualActionRequired, m.reason);
+            // A session or user the function should reach but cannot stays the attacker's:
+            // not contained, like a finding whose own account cannot be reached (the
+            // invocation fails, the alarm fires); outside ALLOWED_ACCOUNTS or protected is a
+            // person's call by configuration.
+            let (status, detail) = if m.not_contained {
+                (
+                    Status::Failed,
+                    format!("not contained: {}; do the steps below there", m.reason),
+                )
+            } else {
+                (Status::ManualActionRequired, m.reason)
+            };
+            let mut a = ActionOutcome::new(kind, &m.target, status, detail);
             a.commands = m.commands;
             a.facts
                 .insert("found_by", "following the stolen key".into());

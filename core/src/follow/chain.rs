@@ -267,7 +267,11 @@ fn session_step(
     } else {
         match reach(&account) {
             r @ (Reach::FindingAccount | Reach::MemberRole) => Decision::Revoke { reach: r },
-            Reach::NotAllowed(why) | Reach::Unreachable(why) => Decision::ManualActionRequired {
+            Reach::NotAllowed(why) => Decision::ManualActionRequired {
+                reason: why,
+                commands: session_commands(&session, scope, options.cutoff),
+            },
+            Reach::Unreachable(why) => Decision::NotContained {
                 reason: why,
                 commands: session_commands(&session, scope, options.cutoff),
             },
@@ -303,7 +307,11 @@ fn token_step(
     } else {
         match reach(&token.account) {
             r @ (Reach::FindingAccount | Reach::MemberRole) => Decision::Revoke { reach: r },
-            Reach::NotAllowed(why) | Reach::Unreachable(why) => Decision::ManualActionRequired {
+            Reach::NotAllowed(why) => Decision::ManualActionRequired {
+                reason: why,
+                commands: user_commands(&token, options.cutoff),
+            },
+            Reach::Unreachable(why) => Decision::NotContained {
                 reason: why,
                 commands: user_commands(&token, options.cutoff),
             },

@@ -52,8 +52,16 @@ pub enum Decision {
         reason: String,
         commands: Vec<String>,
     },
-    /// The account cannot be acted in: `manual_action_required`, with the commands.
+    /// The account is outside `ALLOWED_ACCOUNTS` (the function was told not to act there):
+    /// `manual_action_required`, with the commands.
     ManualActionRequired {
+        reason: String,
+        commands: Vec<String>,
+    },
+    /// The function should act in the account but has no way in (no member role): the
+    /// attacker's session stays live, so this is not contained (`failed`, with the commands),
+    /// like a finding whose own account cannot be reached.
+    NotContained {
         reason: String,
         commands: Vec<String>,
     },
@@ -129,6 +137,8 @@ pub struct ManualAction {
     pub target: String,
     pub reason: String,
     pub commands: Vec<String>,
+    /// The attacker's credentials stay live (`Decision::NotContained`): the invocation fails.
+    pub not_contained: bool,
 }
 
 /// The follow-up plan.
@@ -208,9 +218,11 @@ impl FollowPlan {
         let mut out = Vec::new();
         for s in &self.sessions {
             if let Decision::ManualActionRequired { reason, commands }
-            | Decision::Protected { reason, commands } = &s.decision
+            | Decision::Protected { reason, commands }
+            | Decision::NotContained { reason, commands } = &s.decision
             {
                 out.push(ManualAction {
+                    not_contained: matches!(s.decision, Decision::NotContained { .. }),
                     target: format!(
                         "session {} of role {} in {}",
                         s.session.assumed_role_id, s.session.role.name, s.session.role.account
@@ -222,9 +234,11 @@ impl FollowPlan {
         }
         for t in self.distinct_users(false) {
             if let Decision::ManualActionRequired { reason, commands }
-            | Decision::Protected { reason, commands } = &t.decision
+            | Decision::Protected { reason, commands }
+            | Decision::NotContained { reason, commands } = &t.decision
             {
                 out.push(ManualAction {
+                    not_contained: matches!(t.decision, Decision::NotContained { .. }),
                     target: format!("IAM user {} in {}", t.token.user_name, t.token.account),
                     reason: reason.clone(),
                     commands: commands.clone(),
@@ -240,6 +254,7 @@ impl FollowPlan {
                 ),
                 reason: why.clone(),
                 commands: vec![event_lookup_command(event)],
+                not_contained: false,
             });
         }
         out

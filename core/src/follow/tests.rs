@@ -323,7 +323,7 @@ fn protected_own_service_linked_and_far_roles_are_never_written() {
 }
 
 #[test]
-fn an_unreachable_account_is_manual_action_required() {
+fn an_unreachable_account_is_not_contained() {
     // No allow-list, no member role: another account cannot be reached.
     let cfg = config(&[("PROTECTED_ROLES", "break-glass*")]);
     let (plan, looked) = run(
@@ -338,11 +338,15 @@ fn an_unreachable_account_is_manual_action_required() {
         .find(|s| s.session.role.name == "audit")
         .expect("audit");
     assert!(
-        matches!(&audit.decision, Decision::ManualActionRequired { reason, commands }
+        matches!(&audit.decision, Decision::NotContained { reason, commands }
             if reason.contains("MEMBER_ROLE_NAME is not set")
             && commands[0].contains("in account 444455556666"))
     );
     assert!(!looked.contains(&"ASIACHAINKEY00000002".to_string()));
+    assert!(plan
+        .manual_actions()
+        .iter()
+        .any(|m| m.not_contained && m.target.contains("audit-sess")));
     assert_eq!(plan.sessions_to_revoke().count(), 1);
     assert_eq!(plan.keys_to_deactivate().len(), 1);
 }

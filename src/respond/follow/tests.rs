@@ -367,3 +367,40 @@ async fn a_failed_deny_is_not_followed() {
     assert!(report.incidents[0].follow_up.is_none());
     assert!(w.trail.lookups.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_session_in_an_account_without_a_way_in_is_not_contained_and_fails_the_invocation() {
+    let w = world();
+    w.trail.add(&assume(
+        1,
+        MEMBER,
+        "audit",
+        "x-audit",
+        "ASIACHAINKEY00000002",
+    ));
+    // No MEMBER_ROLE_NAME: the member account cannot be reached at all.
+    let vars: HashMap<String, String> =
+        HashMap::from([("CUTOFF_MARGIN_SECONDS".to_string(), "1".to_string())]);
+    let r = w.responder(Config::from_vars(&vars).unwrap());
+    let (report, fate) = r
+        .respond_with_fate(&event(), Budget::UNLIMITED)
+        .await
+        .unwrap();
+    let failed = report.incidents[0]
+        .actions
+        .iter()
+        .find(|a| a.status == Status::Failed)
+        .expect("the live session is reported not contained");
+    assert!(
+        failed.target.contains("x-audit") && failed.detail.starts_with("not contained"),
+        "{failed:?}"
+    );
+    assert!(!failed.commands.is_empty());
+    assert!(fate.is_err(), "a session left live fails the invocation");
+    assert_eq!(report.outcome, Outcome::Failed);
+    // The finding's own role was still denied.
+    assert!(w
+        .own
+        .role_policy("app-deployer", policy::ROLE_POLICY_NAME)
+        .is_some());
+}
