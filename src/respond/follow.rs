@@ -12,8 +12,9 @@
 
 use super::settle;
 use super::Responder;
+use crate::accounts::Unreachable;
 use crate::act::Ctx;
-use crate::config::{Config, RevokeScope};
+use crate::config::Config;
 use crate::model::{
     ActionKind, ActionOutcome, Incident, PlannedAction, Principal, Status, Step, StolenCredential,
     Triage, UserType, Write,
@@ -128,6 +129,23 @@ fn role_incident(
     incident
 }
 
+/// An action in an account that could not be reached (the member role could not be assumed):
+/// not contained, with the AWS error.
+fn not_reached(kind: ActionKind, target: &str, u: &Unreachable, ctx: &Ctx) -> ActionOutcome {
+    let mut a = ActionOutcome::new(
+        kind,
+        target,
+        Status::Failed,
+        format!(
+            "not contained: account {} could not be reached: {}",
+            u.account, u.reason
+        ),
+    );
+    a.error = u.error.as_ref().map(Into::into);
+    a.at_ms = ctx.elapsed_ms();
+    a
+}
+
 impl Responder {
     /// The follow-up of one incident, after its own actions: the actions it took and the
     /// report section; `None` when nothing is followed (CHAIN_DEPTH 0, no key, not contained).
@@ -209,13 +227,6 @@ impl Responder {
         self.deactivate_created_keys(incident, &plan, ctx, &mut actions)
             .await;
         for m in plan.manual_actions() {
-            let kind = if m.target.starts_with("session ") {
-                ActionKind::RevokeSessions
-            } else if m.target.starts_with("IAM user ") {
-                ActionKind::RevokeUserSessions
-            } else {
-                ActionKind::Triage
-            };
             // A session or user the function should reach but cannot stays the attacker's:
             // not contained, like a finding whose own account cannot be reached (the
             // invocation fails, the alarm fires); outside ALLOWED_ACCOUNTS or protected is a
@@ -228,7 +239,7 @@ impl Responder {
             } else {
                 (Status::ManualActionRequired, m.reason)
             };
-            let mut a = ActionOutcome::new(kind, &m.target, status, detail);
+            let mut a = ActionOutcome::new(m.kind, &m.target, status, detail);
             a.commands = m.commands;
             a.facts
                 .insert("found_by", "following the stolen key".into());
@@ -332,10 +343,8 @@ impl Responder {
     ) {
         for ((account, role), steps) in plan.revocations_by_role() {
             let mut config: Config = self.config.clone();
-            config.revoke_scope = match steps[0].scope {
-                RevokeScope::Role => RevokeScope::Role,
-                RevokeScope::Session | RevokeScope::Auto => RevokeScope::Session,
-            };
+            // Already `Role` or `Session` (the planner resolves `auto` for these sessions).
+            config.revoke_scope = steps[0].scope;
             config.reassociate_instance_profile = false;
             let incident = role_incident(finding, account, role, &steps);
             let outcomes = match plan::triage(&incident, &config) {
@@ -417,20 +426,7 @@ impl Responder {
             .await
         {
             Ok(a) => a,
-            Err(u) => {
-                let mut a = ActionOutcome::new(
-                    ActionKind::RevokeUserSessions,
-                    user,
-                    Status::Failed,
-                    format!(
-                        "not contained: account {} could not be reached: {}",
-                        u.account, u.reason
-                    ),
-                );
-                a.error = u.error.as_ref().map(Into::into);
-                a.at_ms = ctx.elapsed_ms();
-                return a;
-            }
+            Err(u) => return not_reached(ActionKind::RevokeUserSessions, user, &u, ctx),
         };
         let iam = access.iam.as_ref();
         let (got, user_policy) = futures::join!(
@@ -484,19 +480,7 @@ impl Responder {
             let finding_id = finding.finding_id.as_deref().unwrap_or("manual");
             let mut o = match self.accounts.access(account, finding_id).await {
                 Ok(access) => self.execute(action, Some(&access), ctx).await,
-                Err(u) => {
-                    let mut a = ActionOutcome::new(
-                        ActionKind::DeactivateAccessKey,
-                        key,
-                        Status::Failed,
-                        format!(
-                            "not contained: account {} could not be reached: {}",
-                            u.account, u.reason
-                        ),
-                    );
-                    a.at_ms = ctx.elapsed_ms();
-                    a
-                }
+                Err(u) => not_reached(ActionKind::DeactivateAccessKey, key, &u, ctx),
             };
             o.facts
                 .insert("found_by", "following the stolen key: created by it".into());

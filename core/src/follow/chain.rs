@@ -240,6 +240,23 @@ fn observed_event(o: &Observed) -> Option<&EventRef> {
     }
 }
 
+/// The decision for a principal no protection applies to, from how its account is reached:
+/// revoke there, or leave the by-hand `commands` to a person (outside `ALLOWED_ACCOUNTS`) or
+/// report it not contained (no way in).
+fn by_reach(reach: Reach, commands: impl FnOnce() -> Vec<String>) -> Decision {
+    match reach {
+        r @ (Reach::FindingAccount | Reach::MemberRole) => Decision::Revoke { reach: r },
+        Reach::NotAllowed(reason) => Decision::ManualActionRequired {
+            reason,
+            commands: commands(),
+        },
+        Reach::Unreachable(reason) => Decision::NotContained {
+            reason,
+            commands: commands(),
+        },
+    }
+}
+
 fn session_step(
     session: AssumedSession,
     via: &KeyToFollow,
@@ -265,17 +282,9 @@ fn session_step(
             },
         }
     } else {
-        match reach(&account) {
-            r @ (Reach::FindingAccount | Reach::MemberRole) => Decision::Revoke { reach: r },
-            Reach::NotAllowed(why) => Decision::ManualActionRequired {
-                reason: why,
-                commands: session_commands(&session, scope, options.cutoff),
-            },
-            Reach::Unreachable(why) => Decision::NotContained {
-                reason: why,
-                commands: session_commands(&session, scope, options.cutoff),
-            },
-        }
+        by_reach(reach(&account), || {
+            session_commands(&session, scope, options.cutoff)
+        })
     };
     SessionStep {
         cross_account: account != options.finding_account,
@@ -305,17 +314,9 @@ fn token_step(
             commands: user_commands(&token, options.cutoff),
         }
     } else {
-        match reach(&token.account) {
-            r @ (Reach::FindingAccount | Reach::MemberRole) => Decision::Revoke { reach: r },
-            Reach::NotAllowed(why) => Decision::ManualActionRequired {
-                reason: why,
-                commands: user_commands(&token, options.cutoff),
-            },
-            Reach::Unreachable(why) => Decision::NotContained {
-                reason: why,
-                commands: user_commands(&token, options.cutoff),
-            },
-        }
+        by_reach(reach(&token.account), || {
+            user_commands(&token, options.cutoff)
+        })
     };
     TokenStep {
         token,

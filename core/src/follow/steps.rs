@@ -4,6 +4,7 @@ use super::commands::event_lookup_command;
 use super::event::{AssumedSession, EventRef, MintedToken, Persistence, PersistenceEvent, RoleRef};
 use super::Reach;
 use crate::config::RevokeScope;
+use crate::model::ActionKind;
 use std::collections::{BTreeMap, BTreeSet};
 use time::OffsetDateTime;
 
@@ -134,6 +135,9 @@ pub struct KeyVisit {
 /// Something a person must do, for the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManualAction {
+    /// `RevokeSessions` for a session, `RevokeUserSessions` for a user, `Triage` for an event
+    /// that did not validate.
+    pub kind: ActionKind,
     pub target: String,
     pub reason: String,
     pub commands: Vec<String>,
@@ -222,6 +226,7 @@ impl FollowPlan {
             | Decision::NotContained { reason, commands } = &s.decision
             {
                 out.push(ManualAction {
+                    kind: ActionKind::RevokeSessions,
                     not_contained: matches!(s.decision, Decision::NotContained { .. }),
                     target: format!(
                         "session {} of role {} in {}",
@@ -238,6 +243,7 @@ impl FollowPlan {
             | Decision::NotContained { reason, commands } = &t.decision
             {
                 out.push(ManualAction {
+                    kind: ActionKind::RevokeUserSessions,
                     not_contained: matches!(t.decision, Decision::NotContained { .. }),
                     target: format!("IAM user {} in {}", t.token.user_name, t.token.account),
                     reason: reason.clone(),
@@ -247,6 +253,7 @@ impl FollowPlan {
         }
         for (event, why) in &self.unreadable {
             out.push(ManualAction {
+                kind: ActionKind::Triage,
                 target: format!(
                     "{} event {}",
                     event.event_name,
