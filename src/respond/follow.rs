@@ -26,7 +26,7 @@ use revoker_core::follow::{
     self, guard_from_config, lookup_window, next_look, reach_from_config, ChainWalk, FollowOptions,
     FollowPlan, KeyToFollow, LookedUpEvent, Lookup, LookupWindow, SessionStep, TokenStep,
 };
-use revoker_core::names::{format_utc, parse_utc};
+use revoker_core::names::parse_utc;
 use revoker_core::report::{FollowUpReport, NextLookLine};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -38,10 +38,6 @@ use time::OffsetDateTime;
 const MAX_PAGES: usize = 20;
 /// Time a look-up needs left in the invocation before it starts (a page, and the report).
 const LOOKUP_NEEDS: Duration = Duration::from_secs(3);
-
-/// The next look an incident asks for: resolved for the whole payload (one schedule) by
-/// [`Responder::schedule_next_looks`].
-pub(super) const PENDING: &str = "pending";
 
 /// Spaces `LookupEvents` calls to CloudTrail's 2 requests per second per account and region,
 /// across the incidents and invocations of one container (the SDK's retries with backoff handle
@@ -249,12 +245,7 @@ impl Responder {
 
         let next = match next_look(&window, contained_at) {
             None => NextLookLine::none(),
-            Some(next) => NextLookLine {
-                status: PENDING,
-                at: Some(format_utc(next.at)),
-                detail: next.why,
-                command: None,
-            },
+            Some(next) => NextLookLine::pending(next),
         };
         Some((
             actions,

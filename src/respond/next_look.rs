@@ -3,11 +3,10 @@
 //! the time and the command for a person. Why a schedule and not an SQS delay queue: README
 //! "Following the attacker".
 
-use super::follow::PENDING;
 use super::Responder;
 use crate::config::Config;
 use revoker_core::names::{format_utc, parse_utc};
-use revoker_core::report::NextLookLine;
+use revoker_core::report::{NextLookLine, NextLookStatus};
 use time::OffsetDateTime;
 
 /// EventBridge Scheduler's limit for a target's input (the payload of the re-run).
@@ -55,7 +54,7 @@ impl Responder {
             .iter_mut()
             .filter_map(|i| i.follow_up.as_mut())
             .map(|f| &mut f.next_look)
-            .filter(|n| n.status == PENDING)
+            .filter(|n| n.status == NextLookStatus::Pending)
             .collect();
         let Some(at) = pending
             .iter()
@@ -78,18 +77,18 @@ impl Responder {
                 .map_or("<function>", |f| f.name.as_str())
         );
         let (status, detail) = match (&self.config.follow_up_scheduler_role_arn, target, self.accounts.scheduler()) {
-            _ if dry_run => ("not_scheduled", "dry run: nothing is scheduled".to_string()),
+            _ if dry_run => (NextLookStatus::NotScheduled, "dry run: nothing is scheduled".to_string()),
             (None, _, _) => (
-                "not_scheduled",
+                NextLookStatus::NotScheduled,
                 "FOLLOW_UP_SCHEDULER_ROLE_ARN is not set: run the look by hand after this time".to_string(),
             ),
             (_, None, _) => (
-                "not_scheduled",
+                NextLookStatus::NotScheduled,
                 "not running in Lambda (no AWS_LAMBDA_FUNCTION_NAME): run the look by hand after this time".to_string(),
             ),
-            (_, _, None) => ("not_scheduled", "EventBridge Scheduler is not available here".to_string()),
+            (_, _, None) => (NextLookStatus::NotScheduled, "EventBridge Scheduler is not available here".to_string()),
             _ if input.len() > MAX_SCHEDULE_INPUT => (
-                "not_scheduled",
+                NextLookStatus::NotScheduled,
                 format!("the payload is larger than Scheduler's {MAX_SCHEDULE_INPUT} bytes of input"),
             ),
             (Some(role_arn), Some(target_arn), Some(scheduler)) => {
@@ -104,29 +103,24 @@ impl Responder {
                 match scheduler.create_one_time(&schedule).await {
                     Ok(created) => {
                         tracing::info!(schedule = %schedule.name, at = %format_utc(at), created = ?created, "next look scheduled");
-                        ("scheduled", schedule.name)
+                        (NextLookStatus::Scheduled, schedule.name)
                     }
                     Err(e) => {
                         tracing::error!(code = %e.code, message = %e.message, "next look not scheduled");
-                        ("failed", format!("CreateSchedule failed ({}: {}): run the look by hand after this time", e.code, e.message))
+                        (NextLookStatus::Failed, format!("CreateSchedule failed ({}: {}): run the look by hand after this time", e.code, e.message))
                     }
                 }
             }
         };
         for n in pending {
+            n.status = status;
             n.at = Some(format_utc(at));
-            if status == "scheduled" {
-                *n = NextLookLine {
-                    status,
-                    at: Some(format_utc(at)),
-                    detail: format!(
-                        "{}: EventBridge Scheduler one-time schedule {detail}",
-                        n.detail
-                    ),
-                    command: None,
-                };
+            if status == NextLookStatus::Scheduled {
+                n.detail = format!(
+                    "{}: EventBridge Scheduler one-time schedule {detail}",
+                    n.detail
+                );
             } else {
-                n.status = status;
                 n.detail = detail.clone();
                 n.command = Some(by_hand.clone());
             }

@@ -79,13 +79,38 @@ pub struct PersistenceLine {
     pub caveat: Option<String>,
 }
 
+/// Where the next look stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NextLookStatus {
+    /// Asked for by an incident; the payload's one schedule is not made yet (never reported:
+    /// the orchestration resolves every pending look before the report is published).
+    Pending,
+    Scheduled,
+    /// A person runs it: `command`.
+    NotScheduled,
+    /// The schedule could not be created: `command`.
+    Failed,
+    /// CloudTrail has had time to deliver everything from before the containment.
+    None,
+}
+
+impl NextLookStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NextLookStatus::Pending => "pending",
+            NextLookStatus::Scheduled => "scheduled",
+            NextLookStatus::NotScheduled => "not_scheduled",
+            NextLookStatus::Failed => "failed",
+            NextLookStatus::None => "none",
+        }
+    }
+}
+
 /// When the next look happens, and how.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NextLookLine {
-    /// `scheduled`, `not_scheduled` (a person runs it: `command`), `failed` (the schedule
-    /// could not be created: `command`), or `none` (CloudTrail has had time to deliver
-    /// everything from before the containment).
-    pub status: &'static str,
+    pub status: NextLookStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
     pub detail: String,
@@ -96,7 +121,7 @@ pub struct NextLookLine {
 impl NextLookLine {
     pub fn none() -> Self {
         Self {
-            status: "none",
+            status: NextLookStatus::None,
             at: None,
             detail: "the containment is older than CloudTrail's delivery lag: every event from \
                      before it has been delivered"
@@ -105,25 +130,13 @@ impl NextLookLine {
         }
     }
 
-    pub fn scheduled(next: &NextLook, schedule: &str) -> Self {
+    /// The look `next` asks for, to be scheduled for the whole payload.
+    pub fn pending(next: NextLook) -> Self {
         Self {
-            status: "scheduled",
+            status: NextLookStatus::Pending,
             at: Some(format_utc(next.at)),
-            detail: format!(
-                "{}: EventBridge Scheduler one-time schedule {schedule}",
-                next.why
-            ),
+            detail: next.why,
             command: None,
-        }
-    }
-
-    /// Not scheduled (`status` `not_scheduled` or `failed`): the command a person runs then.
-    pub fn by_hand(status: &'static str, next: &NextLook, why: String, command: String) -> Self {
-        Self {
-            status,
-            at: Some(format_utc(next.at)),
-            detail: why,
-            command: Some(command),
         }
     }
 }
@@ -304,7 +317,7 @@ impl FollowUpReport {
         }
         out.push_str(&format!(
             "Next look {}{}: {}\n",
-            self.next_look.status,
+            self.next_look.status.as_str(),
             self.next_look
                 .at
                 .as_deref()

@@ -58,7 +58,9 @@ impl IncidentReport {
     /// look, when there is one, becomes a next step.
     pub fn add_follow_up(&mut self, actions: Vec<ActionOutcome>, follow_up: super::FollowUpReport) {
         self.actions.extend(actions);
-        if let (Some(at), "scheduled") = (&follow_up.next_look.at, follow_up.next_look.status) {
+        if let (Some(at), super::NextLookStatus::Scheduled) =
+            (&follow_up.next_look.at, follow_up.next_look.status)
+        {
             self.next_steps.push(format!(
                 "CloudTrail is looked at again at {at} (events arrive up to 15 minutes late); read that report too"
             ));

@@ -13,7 +13,7 @@ mod incident;
 mod text;
 
 pub use chat::chat_notification;
-pub use follow::{describe_persistence, FollowUpReport, NextLookLine};
+pub use follow::{describe_persistence, FollowUpReport, NextLookLine, NextLookStatus};
 pub use incident::{IncidentReport, PrincipalReport};
 use text::principal_kind;
 
