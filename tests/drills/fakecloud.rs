@@ -299,37 +299,12 @@ impl Cloud {
     }
 
     pub async fn key(&self, user: &str) -> Creds {
-        let out = self
-            .iam
-            .create_access_key()
-            .user_name(user)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateAccessKey {user}: {e:?}"));
-        let k = out.access_key().expect("access key");
-        Creds {
-            key: k.access_key_id().to_string(),
-            secret: k.secret_access_key().to_string(),
-            token: None,
-            minted_by: None,
-        }
+        create_key(&self.iam, user).await
     }
 
     /// `CreateAccessKey` for `user`, made with `by` (the attacker leaving a key behind).
     pub async fn key_as(&self, by: &Creds, user: &str) -> Creds {
-        let out = aws_sdk_iam::Client::new(&self.as_(by))
-            .create_access_key()
-            .user_name(user)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("CreateAccessKey {user} by {by:?}: {e:?}"));
-        let k = out.access_key().expect("access key");
-        Creds {
-            key: k.access_key_id().to_string(),
-            secret: k.secret_access_key().to_string(),
-            token: None,
-            minted_by: None,
-        }
+        create_key(&aws_sdk_iam::Client::new(&self.as_(by)), user).await
     }
 
     /// A user with allow-all and one key: the honest operator who assumes the drill's roles.
@@ -578,4 +553,21 @@ pub fn utc(t: OffsetDateTime) -> String {
     let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&time::format_description::well_known::Rfc3339)
         .expect("formats")
+}
+
+/// `CreateAccessKey` for `user` with `iam`'s credentials.
+async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Creds {
+    let out = iam
+        .create_access_key()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("CreateAccessKey {user}: {e:?}"));
+    let k = out.access_key().expect("access key");
+    Creds {
+        key: k.access_key_id().to_string(),
+        secret: k.secret_access_key().to_string(),
+        token: None,
+        minted_by: None,
+    }
 }
