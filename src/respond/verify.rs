@@ -18,6 +18,7 @@
 
 use super::Responder;
 use crate::act::Ctx;
+use crate::aws::guardduty::Findings;
 use crate::error::AwsError;
 use crate::model::{ActionKind, ActionOutcome, FindingArn, Incident, Origin, Status, Step, Triage};
 use crate::plan;
@@ -201,6 +202,47 @@ struct Read {
     error: Option<AwsError>,
 }
 
+/// Where GuardDuty's copy was looked for so far, and what GuardDuty answered on the way.
+#[derive(Default)]
+struct Search {
+    looked: Vec<String>,
+    /// A route asked GuardDuty and GuardDuty has no such finding there.
+    answered_not_found: bool,
+    /// The last AWS error on the way.
+    error: Option<AwsError>,
+}
+
+impl Search {
+    /// One `GetFindings` on one route (`place`): the verdict on GuardDuty's copy when found,
+    /// else what was learnt is kept for the next route and the report.
+    async fn ask(
+        &mut self,
+        gd: &dyn Findings,
+        detector: &str,
+        incident: &Incident,
+        arn: &FindingArn,
+        place: String,
+    ) -> Option<Read> {
+        match gd.get_finding(detector, &arn.finding_id).await {
+            Ok(Some(copy)) => Some(Read {
+                verdict: judge::judge(incident, arn, Some(&copy)),
+                place,
+                error: None,
+            }),
+            Ok(None) => {
+                self.answered_not_found = true;
+                self.looked.push(place);
+                None
+            }
+            Err(e) => {
+                self.looked.push(format!("{place}: {}", e.code));
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
 /// Looks for GuardDuty's copy: with the responder's own credentials, then through the member
 /// role. GuardDuty's answer that it has no such finding is `Unknown` when no route found it;
 /// only when no route could ask at all is the finding `NotVerifiable`.
@@ -220,9 +262,7 @@ async fn read_copy(r: &Responder, incident: &Incident, arn: &FindingArn) -> Read
         }
     };
     let region = arn.region.as_str();
-    let mut looked: Vec<String> = Vec::new();
-    let mut answered_not_found = false;
-    let mut error: Option<AwsError> = None;
+    let mut search = Search::default();
 
     // 1. The responder's own credentials: its own finding by the ARN's detector, or (as a
     //    GuardDuty administrator) a member's through its own detector.
@@ -240,38 +280,31 @@ async fn read_copy(r: &Responder, incident: &Incident, arn: &FindingArn) -> Read
                             "read in {region} with the responder's own credentials (account {own}, detector {})",
                             safe_text(&detector, 64)
                         );
-                        match gd.get_finding(&detector, &arn.finding_id).await {
-                            Ok(Some(copy)) => {
-                                return Read {
-                                    verdict: judge::judge(incident, arn, Some(&copy)),
-                                    place,
-                                    error: None,
-                                }
-                            }
-                            Ok(None) => {
-                                answered_not_found = true;
-                                looked.push(place);
-                            }
-                            Err(e) => {
-                                looked.push(format!("{place}: {}", e.code));
-                                error = Some(e);
-                            }
+                        if let Some(read) = search
+                            .ask(gd.as_ref(), &detector, incident, arn, place)
+                            .await
+                        {
+                            return read;
                         }
                     }
-                    Ok(None) => looked.push(format!(
+                    Ok(None) => search.looked.push(format!(
                         "account {own} has no GuardDuty detector in {region}"
                     )),
                     Err(e) => {
-                        looked.push(format!("account {own}'s detector in {region}: {}", e.code));
-                        error = Some(e);
+                        search
+                            .looked
+                            .push(format!("account {own}'s detector in {region}: {}", e.code));
+                        search.error = Some(e);
                     }
                 }
             }
-            None => looked.push(format!("account {own}: GuardDuty is not readable here")),
+            None => search
+                .looked
+                .push(format!("account {own}: GuardDuty is not readable here")),
         },
         Err(u) => {
-            looked.push(format!("account {own}: {}", u.reason));
-            error = u.error;
+            search.looked.push(format!("account {own}: {}", u.reason));
+            search.error = u.error;
         }
     }
 
@@ -285,54 +318,45 @@ async fn read_copy(r: &Responder, incident: &Incident, arn: &FindingArn) -> Read
                         "read in {region} through {via} (account {}, detector {})",
                         arn.account, arn.detector_id
                     );
-                    match gd.get_finding(&arn.detector_id, &arn.finding_id).await {
-                        Ok(Some(copy)) => {
-                            return Read {
-                                verdict: judge::judge(incident, arn, Some(&copy)),
-                                place,
-                                error: None,
-                            }
-                        }
-                        Ok(None) => {
-                            answered_not_found = true;
-                            looked.push(place);
-                        }
-                        Err(e) => {
-                            looked.push(format!("{place}: {}", e.code));
-                            error = Some(e);
-                        }
+                    if let Some(read) = search
+                        .ask(gd.as_ref(), &arn.detector_id, incident, arn, place)
+                        .await
+                    {
+                        return read;
                     }
                 }
-                None => looked.push(format!(
+                None => search.looked.push(format!(
                     "account {}: GuardDuty is not readable there",
                     arn.account
                 )),
             },
             Err(u) => {
-                looked.push(format!("account {}: {}", arn.account, u.reason));
+                search
+                    .looked
+                    .push(format!("account {}: {}", arn.account, u.reason));
                 if u.error.is_some() {
-                    error = u.error;
+                    search.error = u.error;
                 }
             }
         }
     }
 
-    let place = looked.join("; ");
-    if answered_not_found {
+    let place = search.looked.join("; ");
+    if search.answered_not_found {
         Read {
             verdict: Verdict::Unknown,
             place,
-            error,
+            error: search.error,
         }
     } else {
-        let why = match &error {
+        let why = match &search.error {
             Some(e) => format!("{} {}: {}", e.operation, e.code, safe_text(&e.message, 200)),
             None => "no route to GuardDuty".into(),
         };
         Read {
             verdict: Verdict::NotVerifiable(NotVerifiable::NotRead(why)),
             place,
-            error,
+            error: search.error,
         }
     }
 }
