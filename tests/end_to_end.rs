@@ -202,6 +202,8 @@ impl Watch {
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("SNS_TOPIC_ARN", topic_arn)
             .env("CUTOFF_MARGIN_SECONDS", "2")
+            // The sample events are dated 2026-11-22: not refused as replays here.
+            .env("MAX_FINDING_AGE_HOURS", "0")
             .env("REASSOCIATE_INSTANCE_PROFILE", "true")
             .env("MEMBER_ROLE_NAME", "session-revoker-member")
             // moto serves no CloudTrail: a loopback stand-in that knows no events, so every

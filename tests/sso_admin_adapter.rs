@@ -455,6 +455,13 @@ async fn writes_merges_reads_back_and_provisions_to_the_account() {
         serde_json::json!([ALICE])
     );
     assert!(
+        o.commands
+            .iter()
+            .any(|c| c.starts_with("End ") && c.contains("access portal session")),
+        "the deny stops today's tokens, not the portal session that mints tomorrow's: {:?}",
+        o.commands
+    );
+    assert!(
         o.detail.contains("provisioned to account 111122223333"),
         "{}",
         o.detail
@@ -513,12 +520,25 @@ async fn failed_provisioning_is_not_contained_and_says_what_to_do() {
 }
 
 #[tokio::test]
-async fn provisioning_still_in_progress_is_reported_as_such() {
+async fn provisioning_still_in_progress_needs_a_person_not_reported_done() {
     let fake = Fake::new(None, vec![Ok(ProvisioningState::InProgress)]);
     *fake.status.lock().unwrap() = vec![ProvisioningState::InProgress];
     // Little time left: at most a poll or two, then the report.
     let o = revoke(&fake, &ctx(false, Some(Duration::from_millis(7500)))).await;
-    assert_eq!(o.status, Status::Done);
+    // The account's role may not hold the deny yet: the stolen session may still work there.
+    assert_eq!(o.status, Status::ManualActionRequired, "{o:?}");
+    assert!(
+        o.detail.contains("live there until it succeeds"),
+        "{}",
+        o.detail
+    );
+    assert!(
+        o.commands
+            .iter()
+            .any(|c| c.contains("access portal session")),
+        "the portal session that mints tomorrow's tokens: {:?}",
+        o.commands
+    );
     assert_eq!(o.facts["provisioning"], "IN_PROGRESS");
     assert!(o.detail.contains("still IN_PROGRESS"), "{}", o.detail);
     assert!(

@@ -56,6 +56,7 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
         "IDENTITY_CENTER_INSTANCE_ARN",
         Some("IdentityCenterInstanceArn"),
     ),
+    ("MAX_FINDING_AGE_HOURS", None),
     ("LOG_FORMAT", None),
     ("RUST_LOG", Some("LogLevel")),
 ];

@@ -89,8 +89,11 @@ section "3. The function under cargo lambda watch"
 port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 # CHAIN_DEPTH=0: moto serves no CloudTrail LookupEvents (it answers 500, retried for seconds), so
 # following the attacker is left out here; drills 8 and 8b show it with a loopback CloudTrail.
+# MAX_FINDING_AGE_HOURS=0: the sample events are dated 2026-11-22, and a real finding that old
+# would be refused as a replay (every token it saw has expired).
 AWS_ENDPOINT_URL="$MOTO_ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 SNS_TOPIC_ARN="$topic_arn" RUST_LOG=info CHAIN_DEPTH=0 \
+  MAX_FINDING_AGE_HOURS=0 \
   setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
   </dev/null >"$work/watch.log" 2>&1 &
 watch_pid=$!

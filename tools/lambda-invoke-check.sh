@@ -99,6 +99,7 @@ done
 AWS_ENDPOINT_URL="$MOTO_ENDPOINT" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 SNS_TOPIC_ARN="$topic_arn" \
   CUTOFF_MARGIN_SECONDS=2 REASSOCIATE_INSTANCE_PROFILE=true CHAIN_DEPTH=0 RUST_LOG=info \
+  MAX_FINDING_AGE_HOURS=0 \
   setsid cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
   </dev/null >"$work/watch.log" 2>&1 &
 watch_pid=$!

@@ -31,6 +31,9 @@ pub enum ContainPersistence {
 
 /// `CHAIN_DEPTH` when unset: how many hops of credentials are read.
 pub const DEFAULT_CHAIN_DEPTH: u32 = 3;
+/// `MAX_FINDING_AGE_HOURS` when unset: the longest a token a finding saw can live (a user's
+/// `GetSessionToken` session, 36 h). Shorter would drop findings whose tokens still work.
+pub const DEFAULT_MAX_FINDING_AGE_HOURS: u32 = 36;
 /// The largest `CHAIN_DEPTH` accepted: every hop costs `LookupEvents` calls at 2 per second.
 pub const MAX_CHAIN_DEPTH: u32 = 6;
 
@@ -75,6 +78,10 @@ pub struct Config {
     /// `IDENTITY_CENTER_INSTANCE_ARN`: revoke Identity Center sessions through the permission
     /// set (sso-admin) of this instance; unset, they are `manual_action_required`.
     pub identity_center_instance_arn: Option<String>,
+    /// `MAX_FINDING_AGE_HOURS`: a finding (not a person's request) whose `eventLastSeen` is
+    /// older than this writes nothing: every token it saw has expired (36 h, the longest
+    /// `GetSessionToken` session, by default); 0 turns the check off.
+    pub max_finding_age_hours: u32,
     /// The function's own name and region, from Lambda's `AWS_LAMBDA_FUNCTION_NAME` and
     /// `AWS_REGION` (not settings: Lambda sets them): the target of the next look's schedule.
     pub lambda_function: Option<LambdaFunction>,
@@ -116,6 +123,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("FOLLOW_UP_SCHEDULER_ROLE_ARN", ""),
     ("VERIFY_FINDINGS", "false"),
     ("IDENTITY_CENTER_INSTANCE_ARN", ""),
+    ("MAX_FINDING_AGE_HOURS", "36"),
 ];
 
 impl Config {
@@ -330,6 +338,21 @@ impl Config {
             other => other.map(str::to_string),
         };
 
+        let max_finding_age_hours = match get("MAX_FINDING_AGE_HOURS") {
+            None => DEFAULT_MAX_FINDING_AGE_HOURS,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|h| *h == 0 || (DEFAULT_MAX_FINDING_AGE_HOURS..=2160).contains(h))
+                .ok_or_else(|| {
+                    invalid(
+                        "MAX_FINDING_AGE_HOURS",
+                        v,
+                        "expected 0 (off) or a whole number of hours from 36 (the longest token) to 2160 (90 days)",
+                    )
+                })?,
+        };
+
         Ok(Self {
             sns_topic_arn,
             chat_topic_arn,
@@ -352,6 +375,7 @@ impl Config {
             follow_up_scheduler_role_arn,
             verify_findings: bool_var("VERIFY_FINDINGS")?,
             identity_center_instance_arn,
+            max_finding_age_hours,
             lambda_function: None,
         })
     }
@@ -424,6 +448,7 @@ mod tests {
         assert_eq!(c.min_severity, 4.0);
         assert_eq!(c.revoke_scope, RevokeScope::Auto);
         assert_eq!(c.chain_depth, 3);
+        assert_eq!(c.max_finding_age_hours, 36);
         assert_eq!(c.contain_persistence, ContainPersistence::Report);
         assert!(!c.verify_findings);
         assert!(c.identity_center_instance_arn.is_none());
@@ -447,6 +472,7 @@ mod tests {
             ("ALLOWED_ACCOUNTS", "12345"),
             ("RESPONDER_ROLE_ARN", "responder"),
             ("CHAIN_DEPTH", "7"),
+            ("MAX_FINDING_AGE_HOURS", "12"),
             ("CHAIN_DEPTH", "deep"),
             ("CONTAIN_PERSISTENCE", "delete"),
             ("FOLLOW_UP_SCHEDULER_ROLE_ARN", "scheduler"),

@@ -27,6 +27,18 @@ pub async fn run(
             o.detail = what;
             o
         }
+        // The key (or its user) no longer exists: nothing can sign with it any more, so it is
+        // contained, and retrying can never succeed. Said plainly: the attacker may have made
+        // the key and deleted it; CloudTrail's DeleteAccessKey / DeleteUser show who.
+        Err(e) if e.is_code("NoSuchEntity") => {
+            o.status = Status::AlreadyCovered;
+            o.detail = format!(
+                "access key {access_key_id} of user {user} no longer exists ({}): nothing can use it, so it is contained; CloudTrail DeleteAccessKey/DeleteUser events show who deleted it",
+                e.code
+            );
+            o.facts.insert("no_such_entity", e.message.clone());
+            o
+        }
         Err(e) => failed(o, e),
     }
 }

@@ -66,6 +66,9 @@ pub fn is_transient(code: &str) -> bool {
             | "DispatchFailure"
             | "ResponseError"
             | "ConcurrentModification"
+            // A deny written but not read again by the settle pass (time ran out): the
+            // retry verifies it.
+            | "Unverified"
     )
 }
 

@@ -41,6 +41,35 @@ const MAX_PROVISIONING_WAIT: Duration = Duration::from_secs(20);
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 pub async fn run(sets: &dyn PermissionSets, req: Request<'_>, ctx: &Ctx) -> ActionOutcome {
+    run_keeping(sets, req, ctx).await.0
+}
+
+/// The cutoffs per session this run left in the permission set's inline policy: what the
+/// settle pass must find there again once concurrent writers are done.
+pub type Wanted = BTreeMap<String, OffsetDateTime>;
+
+/// As [`run`], with what must still hold when the deny is in the permission set (`None`
+/// when nothing is there to keep: a dry run, a refusal, a failure).
+pub async fn run_keeping(
+    sets: &dyn PermissionSets,
+    req: Request<'_>,
+    ctx: &Ctx,
+) -> (ActionOutcome, Option<Wanted>) {
+    let mut kept = None;
+    let o = run_inner(sets, req, ctx, &mut kept).await;
+    let in_place = matches!(
+        o.status,
+        Status::Done | Status::AlreadyCovered | Status::ManualActionRequired
+    );
+    (o, kept.filter(|_| in_place))
+}
+
+async fn run_inner(
+    sets: &dyn PermissionSets,
+    req: Request<'_>,
+    ctx: &Ctx,
+    kept: &mut Option<Wanted>,
+) -> ActionOutcome {
     let t = req.target;
     let mut o = ActionOutcome::new(req.kind, &t.role, Status::Done, String::new());
     o.policy_name = Some(STATEMENT_SID);
@@ -70,7 +99,10 @@ pub async fn run(sets: &dyn PermissionSets, req: Request<'_>, ctx: &Ctx) -> Acti
             return manual(o, format!("{e}: nothing was written, so as not to lose what is in it; the stolen session is still live"), req.by_hand);
         }
         InlineMerge::TooLarge { note, .. } => {
-            return manual(o, format!("{note}; the stolen session is still live: make room in the permission set's inline policy, or suspend the user"), req.by_hand);
+            let mut steps = req.by_hand;
+            steps.push("# or suspend the user's access to this account:".into());
+            steps.extend(t.suspend_steps(req.permission_set_arn));
+            return manual(o, format!("{note}; the stolen session is still live: make room in the permission set's inline policy, or suspend the user (below)"), steps);
         }
         InlineMerge::Covered {
             cutoff,
@@ -115,6 +147,7 @@ pub async fn run(sets: &dyn PermissionSets, req: Request<'_>, ctx: &Ctx) -> Acti
             (Some(document), wanted, what)
         }
     };
+    *kept = Some(wanted.clone());
     if let Some(document) = document {
         match put_verified(sets, t, req.permission_set_arn, &document, &wanted, req.now).await {
             Ok(rewrites) if rewrites > 0 => {
@@ -147,6 +180,7 @@ pub async fn run(sets: &dyn PermissionSets, req: Request<'_>, ctx: &Ctx) -> Acti
     match provisioning.state {
         ProvisioningState::Succeeded => {
             o.detail = format!("{verb}{what}; provisioned to account {}", t.account);
+            o.commands = t.portal_session_steps();
             o.facts
                 .insert("deny_in_place_ms", ctx.elapsed_ms().to_string());
         }
@@ -163,19 +197,22 @@ pub async fn run(sets: &dyn PermissionSets, req: Request<'_>, ctx: &Ctx) -> Acti
             return f;
         }
         ProvisioningState::InProgress | ProvisioningState::Other(_) => {
-            // Honest: the permission set holds the deny, the account's role may not yet.
-            o.detail = format!(
-                "{verb}{what}; provisioning to account {} is still {} after the wait (request {}): the deny applies there once it succeeds",
+            // Honest: the permission set holds the deny, the account's role may not yet, so
+            // the stolen session may still work there: a person confirms the provisioning.
+            let detail = format!(
+                "{verb}{what}; provisioning to account {} is still {} after the wait (request {}): the stolen session is live there until it succeeds; confirm it",
                 t.account,
                 provisioning.state.as_str(),
                 provisioning.request_id
             );
-            o.commands = vec![format!(
+            let mut steps = vec![format!(
                 "aws sso-admin describe-permission-set-provisioning-status --region {} --instance-arn {} --provisioning-request-id {}  # until SUCCEEDED",
                 t.home_region,
                 t.instance_arn,
                 safe_request_id(&provisioning.request_id)
             )];
+            steps.extend(t.portal_session_steps());
+            o = manual(o, detail, steps);
         }
     }
     o
@@ -246,6 +283,39 @@ async fn put_verified(
             .await?;
         rewrites += 1;
     }
+}
+
+/// The settle pass's look at a permission set this invocation wrote: read the inline policy
+/// again and, if a concurrent writer (another account's finding of the same user) dropped our
+/// cutoffs, merge them back, put it and provision it to the account again. `Ok(0)` when it
+/// still held them, `Ok(1)` after a rewrite.
+pub async fn reconcile_once(
+    sets: &dyn PermissionSets,
+    t: &PermissionSetTarget,
+    permission_set_arn: &str,
+    wanted: &Wanted,
+    now: OffsetDateTime,
+) -> Result<u32, AwsError> {
+    let current = sets
+        .get_inline_policy(&t.instance_arn, permission_set_arn)
+        .await?;
+    let next = match reconcile_inline_policy(current.as_deref(), wanted, now) {
+        Ok(None) => return Ok(0),
+        Ok(Some(next)) => next,
+        Err(e) => {
+            return Err(AwsError::new(
+                "GetInlinePolicyForPermissionSet",
+                "UnreadableInlinePolicy",
+                format!("in the settle pass: {e}"),
+            ))
+        }
+    };
+    tracing::warn!(permission_set = %t.permission_set, "inline policy changed after our write: rewriting in the settle pass");
+    sets.put_inline_policy(&t.instance_arn, permission_set_arn, &next)
+        .await?;
+    sets.provision(&t.instance_arn, permission_set_arn, &t.account)
+        .await?;
+    Ok(1)
 }
 
 /// Provisions the permission set to the account and polls its status while it is in progress,

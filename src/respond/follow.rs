@@ -284,7 +284,7 @@ impl Responder {
                     ));
                     break;
                 }
-                if !ctx.budget.can_start(LOOKUP_NEEDS) {
+                if !ctx.budget.can_start(LOOKUP_NEEDS + super::settle::RESERVE) {
                     problems.push(format!(
                         "{region}: the invocation's time ran out (the next look reads it)"
                     ));

@@ -5,6 +5,7 @@
 //! Without the variable, or for a role protected otherwise, the ordinary decision applies
 //! (`manual_action_required` with the same steps by hand).
 
+use super::settle::{Pending, WrittenPermissionSet};
 use super::Responder;
 use crate::accounts::AccountAccess;
 use crate::act::revoke_identity_center::{self, Request};
@@ -22,22 +23,30 @@ use futures::FutureExt;
 ///
 /// Boxed: the future stays `Send` for the responder's stream of incidents (rustc's
 /// higher-ranked lifetime inference does not see through it otherwise).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn respond<'a>(
     r: &'a Responder,
     incident: &'a Incident,
     facts: &'a RoleFacts,
     access: &'a AccountAccess,
     ctx: &'a Ctx,
+    item: usize,
+    first_action: usize,
+    pending: &'a Pending,
 ) -> BoxFuture<'a, Option<Vec<ActionOutcome>>> {
-    respond_inner(r, incident, facts, access, ctx).boxed()
+    respond_inner(r, incident, facts, access, ctx, item, first_action, pending).boxed()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn respond_inner(
     r: &Responder,
     incident: &Incident,
     facts: &RoleFacts,
     access: &AccountAccess,
     ctx: &Ctx,
+    item: usize,
+    first_action: usize,
+    pending: &Pending,
 ) -> Option<Vec<ActionOutcome>> {
     let target = match route(incident, facts, &r.config) {
         Route::Ordinary => return None,
@@ -108,7 +117,20 @@ async fn respond_inner(
         now,
         by_hand,
     };
-    let mut o = revoke_identity_center::run(sets.as_ref(), request, ctx).await;
+    let (mut o, wanted) = revoke_identity_center::run_keeping(sets.as_ref(), request, ctx).await;
+    if let Some(wanted) = wanted.filter(|_| !ctx.dry_run) {
+        // Another account's finding of the same user may write this permission set at the
+        // same time: the settle pass reads it again.
+        pending.push_permission_set(WrittenPermissionSet {
+            item,
+            action: first_action,
+            sets: sets.clone(),
+            target: target.clone(),
+            permission_set_arn: permission_set_arn.clone(),
+            wanted,
+            now,
+        });
+    }
     if let Some(via) = &access.via_role {
         o.facts.insert("via_role", via.clone());
     }

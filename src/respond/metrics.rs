@@ -1,8 +1,14 @@
 //! Outcome counts as CloudWatch embedded metrics (EMF): one JSON line on stdout that Lambda's
-//! log pipeline turns into the metrics `Contained`, `Failed` and `ManualActionRequired` in the
-//! namespace `SessionRevoker`, which the template alarms on. No API call, no extra latency.
+//! log pipeline turns into the metrics `Contained`, `Failed`, `ManualActionRequired` and
+//! `PartlyContained` in the namespace `SessionRevoker`, which the template alarms on. No API
+//! call, no extra latency.
+//!
+//! `ManualActionRequired` counts the items a person must handle (every `manual_action_required`
+//! action, in any incident: a pivot into a protected role beside a revocation counts), not only
+//! incidents whose outcome is manual; `PartlyContained` counts incidents where something was
+//! contained and something else is still live.
 
-use crate::model::Outcome;
+use crate::model::{Outcome, Status};
 use crate::report::Report;
 use serde_json::json;
 
@@ -14,7 +20,13 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
         |f: &dyn Fn(Outcome) -> bool| report.incidents.iter().filter(|i| f(i.outcome)).count();
     let contained = count(&|o| matches!(o, Outcome::Revoked | Outcome::AlreadyCovered));
     let failed = count(&|o| o == Outcome::Failed) + report.not_started.len();
-    let manual = count(&|o| o == Outcome::ManualActionRequired);
+    let partly = count(&|o| o == Outcome::PartlyContained);
+    let manual = report
+        .incidents
+        .iter()
+        .flat_map(|i| &i.actions)
+        .filter(|a| a.status == Status::ManualActionRequired)
+        .count();
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -24,7 +36,8 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
                 "Metrics": [
                     {"Name": "Contained", "Unit": "Count"},
                     {"Name": "Failed", "Unit": "Count"},
-                    {"Name": "ManualActionRequired", "Unit": "Count"}
+                    {"Name": "ManualActionRequired", "Unit": "Count"},
+                    {"Name": "PartlyContained", "Unit": "Count"}
                 ]
             }]
         },
@@ -32,6 +45,7 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
         "Contained": contained,
         "Failed": failed,
         "ManualActionRequired": manual,
+        "PartlyContained": partly,
     })
     .to_string()
 }
@@ -86,6 +100,42 @@ mod tests {
             .iter()
             .map(|m| m["Name"].as_str().unwrap())
             .collect();
-        assert_eq!(names, ["Contained", "Failed", "ManualActionRequired"]);
+        assert_eq!(
+            names,
+            [
+                "Contained",
+                "Failed",
+                "ManualActionRequired",
+                "PartlyContained"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_revocation_beside_an_item_left_for_a_person_is_partly_contained_and_counted() {
+        let mut partly = incident(Status::Done);
+        partly.actions.push(ActionOutcome::new(
+            ActionKind::RevokeSessions,
+            "OrganizationAccountAccessRole",
+            Status::ManualActionRequired,
+            "protected role",
+        ));
+        partly.refresh_outcome();
+        assert_eq!(partly.outcome, Outcome::PartlyContained);
+        let report = Report::new(
+            None,
+            false,
+            vec![partly, incident(Status::Done)],
+            time::OffsetDateTime::UNIX_EPOCH,
+            1,
+        );
+        assert_eq!(report.outcome, Outcome::PartlyContained);
+        let v: Value = serde_json::from_str(&embedded_metrics(&report, 1)).unwrap();
+        assert_eq!(
+            v["Contained"], 1,
+            "a partly contained incident is not contained"
+        );
+        assert_eq!(v["PartlyContained"], 1);
+        assert_eq!(v["ManualActionRequired"], 1, "the item left for a person");
     }
 }

@@ -160,7 +160,7 @@ impl Responder {
             Err(refused) => return IncidentReport::new(incident, vec![*refused]),
         };
         let incident = &checked.incident(incident);
-        let actions = match plan::triage(incident, &self.config) {
+        let actions = match plan::triage_at(incident, &self.config, self.clock.now()) {
             Triage::Done(action) => vec![self.execute(action, None, &ctx).await],
             Triage::Role(target) => {
                 self.handle_role(incident, &target, &ctx, item, pending)
@@ -291,7 +291,18 @@ impl Responder {
                 }
             };
         // Identity Center roles, with IDENTITY_CENTER_INSTANCE_ARN: through the permission set.
-        if let Some(done) = identity_center::respond(self, incident, &facts, &access, ctx).await {
+        if let Some(done) = identity_center::respond(
+            self,
+            incident,
+            &facts,
+            &access,
+            ctx,
+            item,
+            first_action,
+            pending,
+        )
+        .await
+        {
             return done;
         }
         let planned = plan::decide_role(incident, &facts, config, self.clock.now());
@@ -363,14 +374,24 @@ impl Responder {
         );
         let user = match user {
             Ok(Some(u)) => u,
-            missing_or_failed => {
-                let error = missing_or_failed.err().unwrap_or_else(|| {
-                    AwsError::new(
-                        "GetUser",
-                        "NoSuchEntity",
-                        format!("user {} does not exist in this account", target.name),
-                    )
-                });
+            Ok(None) => {
+                // Nothing signs as a user that does not exist: its keys and the sessions minted
+                // from them are refused. Contained, never a failure retried forever (the
+                // attacker may have made the user and deleted it).
+                let mut gone = ActionOutcome::new(
+                    ActionKind::DeactivateAccessKey,
+                    &target.name,
+                    Status::AlreadyCovered,
+                    format!(
+                        "user {} does not exist in account {} (NoSuchEntity): nothing can use its keys or sessions, so it is contained; CloudTrail DeleteUser shows who deleted it",
+                        target.name, access.account
+                    ),
+                );
+                gone.facts.insert("account", access.account.clone());
+                gone.at_ms = ctx.elapsed_ms();
+                return vec![gone];
+            }
+            Err(error) => {
                 let action = PlannedAction {
                     kind: ActionKind::DeactivateAccessKey,
                     target: target.name.clone(),

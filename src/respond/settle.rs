@@ -9,10 +9,13 @@
 //! than a read-to-write gap, catches it; a policy that still does not hold fails the action
 //! (`ConcurrentModification`), so the invocation fails and Lambda retries it.
 
+use crate::act::revoke_identity_center::{reconcile_once, Wanted};
 use crate::act::revoke_role_sessions::{reconcile, RolePolicyWrite};
 use crate::act::{failed, Ctx};
+use crate::aws::sso_admin::PermissionSets;
 use crate::aws::Iam;
-use crate::model::{ActionOutcome, Status, Write};
+use crate::model::{ActionOutcome, Write};
+use crate::plan::identity_center::PermissionSetTarget;
 use crate::report::IncidentReport;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,10 +34,16 @@ const MAX_SETTLE: Duration = Duration::from_secs(15);
 /// the same conditions has a gap like ours, and a pass sooner than its write misses it. `make
 /// bench`'s burst at 1 IAM write/s per account lost 1 of 1,000 sessions in some runs with a
 /// fixed 2.5 s.
-pub fn settle_interval(written: &[Written]) -> Duration {
-    let longest = written.iter().map(|w| w.took).max().unwrap_or_default();
-    (longest * 2).clamp(SETTLE, MAX_SETTLE)
+fn interval_for(longest_gap: Duration) -> Duration {
+    (longest_gap * 2).clamp(SETTLE, MAX_SETTLE)
 }
+
+/// The least time the settle pass needs (its interval and up to three passes): work that runs
+/// before it (the follow-up) leaves this much of the invocation for it.
+pub const RESERVE: Duration = Duration::from_millis(2500 * 4);
+
+/// The error code of a written deny the settle pass had no time to read again (retryable).
+pub const UNVERIFIED: &str = "Unverified";
 
 /// Passes at most: another one follows only while the last one had to rewrite something
 /// (evidence that writers are still racing).
@@ -52,16 +61,91 @@ pub struct Written {
     pub took: Duration,
 }
 
+/// An IAM Identity Center permission set this invocation wrote our deny into: one stolen user
+/// active in several accounts gives concurrent read-modify-writes of one permission set, so it
+/// is looked at again like a role policy.
+pub struct WrittenPermissionSet {
+    pub item: usize,
+    pub action: usize,
+    pub sets: Arc<dyn PermissionSets>,
+    pub target: PermissionSetTarget,
+    pub permission_set_arn: String,
+    pub wanted: Wanted,
+    pub now: time::OffsetDateTime,
+}
+
 #[derive(Default)]
-pub struct Pending(Mutex<Vec<Written>>);
+pub struct Pending(Mutex<Vec<Written>>, Mutex<Vec<WrittenPermissionSet>>);
 
 impl Pending {
     pub fn push(&self, w: Written) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(w);
     }
 
-    fn take(&self) -> Vec<Written> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    pub fn push_permission_set(&self, w: WrittenPermissionSet) {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+    }
+
+    fn take(&self) -> Vec<Recheck> {
+        let roles = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        let sets = std::mem::take(&mut *self.1.lock().unwrap_or_else(|e| e.into_inner()));
+        roles
+            .into_iter()
+            .map(Recheck::Role)
+            .chain(sets.into_iter().map(Recheck::PermissionSet))
+            .collect()
+    }
+}
+
+/// One write to look at again.
+enum Recheck {
+    Role(Written),
+    PermissionSet(WrittenPermissionSet),
+}
+
+impl Recheck {
+    fn place(&self) -> (usize, usize) {
+        match self {
+            Recheck::Role(w) => (w.item, w.action),
+            Recheck::PermissionSet(w) => (w.item, w.action),
+        }
+    }
+
+    fn took(&self) -> Duration {
+        match self {
+            Recheck::Role(w) => w.took,
+            Recheck::PermissionSet(_) => Duration::ZERO,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Recheck::Role(w) => match &w.write {
+                Write::PutRolePolicy { role, .. } => role.as_str(),
+                _ => "",
+            },
+            Recheck::PermissionSet(w) => w.target.permission_set.as_str(),
+        }
+    }
+
+    /// Reads the write's target again and restores what a concurrent writer dropped.
+    async fn reconcile(&self) -> Result<u32, crate::error::AwsError> {
+        match self {
+            Recheck::Role(w) => match RolePolicyWrite::from_write(&w.write) {
+                Some(borrowed) => reconcile(w.iam.as_ref(), &borrowed).await,
+                None => Ok(0),
+            },
+            Recheck::PermissionSet(w) => {
+                reconcile_once(
+                    w.sets.as_ref(),
+                    &w.target,
+                    &w.permission_set_arn,
+                    &w.wanted,
+                    w.now,
+                )
+                .await
+            }
+        }
     }
 }
 
@@ -72,12 +156,40 @@ pub async fn settle(pending: &Pending, ctx: &Ctx, reports: &mut [Option<Incident
         return;
     }
     // Never so long that the passes do not fit the invocation's time: shorter, down to SETTLE.
+    let longest = written.iter().map(Recheck::took).max().unwrap_or_default();
     let interval = match ctx.budget.remaining() {
-        Some(r) => settle_interval(&written).min(r / 4).max(SETTLE),
-        None => settle_interval(&written),
+        Some(r) => interval_for(longest).min(r / 4).max(SETTLE),
+        None => interval_for(longest),
     };
     if ctx.budget.remaining().is_some_and(|r| r < interval * 4) {
-        tracing::warn!("no time left to settle the policies written");
+        // Never silently: a deny that was not read again after the settle interval may have
+        // been erased by a concurrent writer. Unverified is not contained; the invocation
+        // fails (retryable) and Lambda's retry finds the deny in place and settles it.
+        tracing::warn!(
+            written = written.len(),
+            "no time left to settle the policies written: marked unverified"
+        );
+        for w in &written {
+            let (item, at) = w.place();
+            let Some(report) = reports.get_mut(item).and_then(Option::as_mut) else {
+                continue;
+            };
+            let Some(action) = report.actions.get_mut(at) else {
+                continue;
+            };
+            let o = action.clone();
+            *action = failed(
+                o,
+                crate::error::AwsError::new(
+                    "SettlePass",
+                    UNVERIFIED,
+                    "the deny was written and read back once, but the invocation's time ran out before the settle pass could read it again: a concurrent writer may have erased it; the retry verifies it",
+                ),
+            );
+            action.facts.insert("unverified", "true".into());
+            action.at_ms = ctx.elapsed_ms();
+            report.refresh_outcome();
+        }
         return;
     }
     if interval > SETTLE {
@@ -92,10 +204,7 @@ pub async fn settle(pending: &Pending, ctx: &Ctx, reports: &mut [Option<Incident
         let mut raced = false;
         let mut this_pass = Vec::with_capacity(written.len());
         for w in &written {
-            let result = match RolePolicyWrite::from_write(&w.write) {
-                Some(borrowed) => reconcile(w.iam.as_ref(), &borrowed).await,
-                None => Ok(0),
-            };
+            let result = w.reconcile().await;
             raced |= !matches!(result, Ok(0));
             this_pass.push(result);
         }
@@ -120,14 +229,12 @@ pub async fn settle(pending: &Pending, ctx: &Ctx, reports: &mut [Option<Incident
         }
     }
     for (w, result) in written.iter().zip(results) {
-        let role = match &w.write {
-            Write::PutRolePolicy { role, .. } => role.as_str(),
-            _ => "",
-        };
-        let Some(report) = reports.get_mut(w.item).and_then(Option::as_mut) else {
+        let role = w.name();
+        let (item, at) = w.place();
+        let Some(report) = reports.get_mut(item).and_then(Option::as_mut) else {
             continue;
         };
-        let Some(action) = report.actions.get_mut(w.action) else {
+        let Some(action) = report.actions.get_mut(at) else {
             continue;
         };
         match result {
@@ -139,8 +246,7 @@ pub async fn settle(pending: &Pending, ctx: &Ctx, reports: &mut [Option<Incident
                     .insert("rewrites_after_settle", rewrites.to_string());
             }
             Err(e) => {
-                let mut o: ActionOutcome = action.clone();
-                o.status = Status::Done;
+                let o: ActionOutcome = action.clone();
                 *action = failed(o, e);
                 action.at_ms = ctx.elapsed_ms();
                 report.refresh_outcome();
@@ -169,12 +275,14 @@ mod tests {
 
     #[test]
     fn the_settle_interval_outlasts_twice_the_slowest_write_within_bounds() {
-        assert_eq!(settle_interval(&[]), SETTLE);
-        assert_eq!(settle_interval(&[written(40), written(300)]), SETTLE);
+        let longest =
+            |ws: &[Written]| interval_for(ws.iter().map(|w| w.took).max().unwrap_or_default());
+        assert_eq!(longest(&[]), SETTLE);
+        assert_eq!(longest(&[written(40), written(300)]), SETTLE);
         assert_eq!(
-            settle_interval(&[written(40), written(4_000)]),
+            longest(&[written(40), written(4_000)]),
             Duration::from_secs(8)
         );
-        assert_eq!(settle_interval(&[written(30_000)]), MAX_SETTLE);
+        assert_eq!(longest(&[written(30_000)]), MAX_SETTLE);
     }
 }

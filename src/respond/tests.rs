@@ -16,6 +16,8 @@ fn config(extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("SNS_TOPIC_ARN".to_string(), TOPIC.to_string()),
         ("CUTOFF_MARGIN_SECONDS".to_string(), "1".to_string()),
+        // The sample events are dated 2026-11-22: not refused as replays here.
+        ("MAX_FINDING_AGE_HOURS".to_string(), "0".to_string()),
     ]);
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
@@ -297,4 +299,104 @@ async fn a_failed_chat_message_loses_neither_the_report_nor_the_containment() {
     assert!(a
         .role_policy("app-deployer", policy::ROLE_POLICY_NAME)
         .is_some());
+}
+
+#[tokio::test]
+async fn a_key_deleted_before_its_deactivation_is_contained_not_failed_forever() {
+    // The attacker made the key and deleted it (or a person did) between the finding and the
+    // write: IAM answers NoSuchEntity. Nothing can sign with it, and a retry can never succeed.
+    let a = own_account();
+    a.add_user("ci-bot", &[("AKIAQEXAMPLE7CIUSER1", KeyStatus::Active)]);
+    a.faults.fail_nth("UpdateAccessKey", 1, "NoSuchEntity");
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let report = r.respond(&user_event(), Budget::UNLIMITED).await.unwrap();
+    let key = &report.incidents[0].actions[0];
+    assert_eq!(key.action, ActionKind::DeactivateAccessKey);
+    assert_eq!(key.status, Status::AlreadyCovered, "{key:?}");
+    assert!(key.detail.contains("no longer exists"), "{}", key.detail);
+    assert_ne!(report.outcome, Outcome::Failed);
+}
+
+#[tokio::test]
+async fn a_user_that_no_longer_exists_is_contained() {
+    let a = own_account();
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let report = r.respond(&user_event(), Budget::UNLIMITED).await.unwrap();
+    let only = &report.incidents[0].actions;
+    assert_eq!(only.len(), 1, "{only:?}");
+    assert_eq!(only[0].status, Status::AlreadyCovered);
+    assert!(
+        only[0].detail.contains("does not exist"),
+        "{}",
+        only[0].detail
+    );
+}
+
+#[tokio::test]
+async fn a_deny_the_settle_pass_had_no_time_to_read_again_is_unverified_and_retried() {
+    // Enough time to write the deny (2 s + the report's reserve), not enough for the settle
+    // pass (its interval, up to three passes): never silently skipped.
+    let a = own_account();
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let budget = Budget {
+        deadline: Some(Instant::now() + Duration::from_secs(9)),
+    };
+    let (report, fate) = r.respond_with_fate(&event(), budget).await.unwrap();
+    assert!(
+        a.role_policy("app-deployer", policy::ROLE_POLICY_NAME)
+            .is_some(),
+        "the deny itself is written: the path to it is unchanged"
+    );
+    let deny = &report.incidents[0].actions[0];
+    assert_eq!(deny.status, Status::Failed, "{deny:?}");
+    assert_eq!(
+        deny.facts.get("unverified").map(String::as_str),
+        Some("true")
+    );
+    assert_ne!(report.outcome, Outcome::Revoked);
+    let err = fate.unwrap_err().to_string();
+    assert!(err.contains("retryable"), "Lambda retries it: {err}");
+    // The retry, with time: the deny is found in place and settled.
+    let again = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    assert!(matches!(
+        again.outcome,
+        Outcome::AlreadyCovered | Outcome::Revoked
+    ));
+}
+
+#[tokio::test]
+async fn a_revocation_beside_a_pivot_into_a_protected_role_is_partly_contained() {
+    // The report's headline must name what is left: never REVOKED while a session the
+    // function found stays live in a protected role.
+    let a = own_account();
+    let r = responder(&a, MemoryAccounts::new(&a, "session-revoker"), config(&[]));
+    let mut report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    let mut incident = report.incidents.remove(0);
+    incident.actions.push(ActionOutcome::new(
+        ActionKind::RevokeSessions,
+        "OrganizationAccountAccessRole",
+        Status::ManualActionRequired,
+        "protected role: the session the stolen key assumed is still live",
+    ));
+    incident.refresh_outcome();
+    assert_eq!(incident.outcome, Outcome::PartlyContained);
+    let report = Report::new(
+        None,
+        false,
+        vec![incident],
+        time::OffsetDateTime::now_utc(),
+        1,
+    );
+    assert!(
+        report
+            .summary
+            .starts_with("PARTLY CONTAINED: role app-deployer revoked; 1 item(s) left live need a person: session(s) of role OrganizationAccountAccessRole"),
+        "{}",
+        report.summary
+    );
+    assert!(report.subject().contains("PARTLY CONTAINED"));
+    assert!(
+        fate::invocation_result(&report).is_ok(),
+        "a person, not a retry"
+    );
 }

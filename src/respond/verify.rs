@@ -175,6 +175,30 @@ pub(super) async fn check(
     };
     let read = read_copy(r, incident, &arn).await;
     match read.verdict {
+        // GuardDuty shows the finding archived while the event said it was not: archiving is
+        // one call for anyone with guardduty:ArchiveFindings, possibly the attacker. Not a
+        // silent skip: a person looks, with the steps for the principal it names.
+        Verdict::Genuine(copy) if copy.archived && !incident.archived => {
+            tracing::warn!(finding_arn = %arn, read = %read.place, "finding archived in GuardDuty since the event");
+            let steps = plan::by_hand(&copy, &r.config);
+            let mut a = ActionOutcome::new(
+                steps.kind,
+                &steps.target,
+                Status::ManualActionRequired,
+                format!(
+                    "GuardDuty now shows this finding archived ({}), though the event delivered it unarchived: archiving is one call for anyone allowed guardduty:ArchiveFindings, the attacker included, so nothing was written automatically; check who archived it (CloudTrail ArchiveFindings) and, unless a person did so knowingly, revoke by hand",
+                    read.place
+                ),
+            );
+            a.commands = steps.commands;
+            a.commands.push(format!(
+                "aws cloudtrail lookup-events --region {} --lookup-attributes AttributeKey=EventName,AttributeValue=ArchiveFindings --max-results 50",
+                arn.region
+            ));
+            a.facts.insert("verdict", "archived_in_guardduty".into());
+            a.at_ms = ctx.elapsed_ms();
+            Err(Box::new(a))
+        }
         Verdict::Genuine(copy) => {
             tracing::info!(finding_arn = %arn, read = %read.place, "finding verified with GuardDuty");
             Ok(Checked::Genuine {

@@ -109,6 +109,9 @@ pub fn config(pairs: &[(&str, &str)]) -> Config {
     // by the drills with a loopback CloudTrail, and here only where a test asks for it.
     vars.entry("CHAIN_DEPTH".into())
         .or_insert_with(|| "0".into());
+    // Findings built from the sample events keep their 2026-11-22 dates.
+    vars.entry("MAX_FINDING_AGE_HOURS".into())
+        .or_insert_with(|| "0".into());
     Config::from_vars(&vars).unwrap()
 }
 

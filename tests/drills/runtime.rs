@@ -189,6 +189,8 @@ impl Lambda {
             // Whole seconds are compared (docs/emulators.md quirk 5): 2 s keeps a token issued
             // in the second of the response older than the cutoff, and the drills fast.
             ("CUTOFF_MARGIN_SECONDS", "2".into()),
+            // Findings built from the sample events keep their 2026-11-22 dates.
+            ("MAX_FINDING_AGE_HOURS", "0".into()),
             (
                 "RESPONDER_ROLE_ARN",
                 format!(

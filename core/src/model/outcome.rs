@@ -19,7 +19,10 @@ pub enum Status {
     Failed,
 }
 
-/// The outcome of an incident, or of the whole invocation (the most significant one).
+/// The outcome of an incident, or of the whole invocation ([`Outcome::combine`]).
+///
+/// Ordered by significance, for the headline's counts. `Revoked` is never the outcome while
+/// anything the function found is left for a person: that is `PartlyContained`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -28,6 +31,9 @@ pub enum Outcome {
     ManualActionRequired,
     WouldRevoke,
     Revoked,
+    /// Something was contained (revoked or already covered) and something else the function
+    /// found is still live and needs a person (a `manual_action_required` action).
+    PartlyContained,
     Failed,
 }
 
@@ -39,7 +45,41 @@ impl Outcome {
             Outcome::ManualActionRequired => "manual_action_required",
             Outcome::WouldRevoke => "would_revoke",
             Outcome::Revoked => "revoked",
+            Outcome::PartlyContained => "partly_contained",
             Outcome::Failed => "failed",
+        }
+    }
+
+    /// The outcome of an action's status.
+    pub fn of_status(status: Status) -> Self {
+        match status {
+            Status::Skipped => Outcome::Skipped,
+            Status::AlreadyCovered => Outcome::AlreadyCovered,
+            Status::ManualActionRequired => Outcome::ManualActionRequired,
+            Status::WouldDo => Outcome::WouldRevoke,
+            Status::Done => Outcome::Revoked,
+            Status::Failed => Outcome::Failed,
+        }
+    }
+
+    /// The outcome of several (an incident's actions, a report's incidents): `Failed` if any
+    /// failed; `PartlyContained` when something was contained (or partly) while something
+    /// else needs a person, so a revocation beside a pivot into a protected role never reads
+    /// `revoked`; otherwise the most significant. Nothing at all is `Skipped`.
+    pub fn combine(outcomes: impl IntoIterator<Item = Outcome>) -> Self {
+        let (mut contained, mut left, mut partly) = (false, false, false);
+        let mut most = None;
+        for o in outcomes {
+            contained |= matches!(o, Outcome::Revoked | Outcome::AlreadyCovered);
+            left |= o == Outcome::ManualActionRequired;
+            partly |= o == Outcome::PartlyContained;
+            most = most.max(Some(o));
+        }
+        match most {
+            None => Outcome::Skipped,
+            Some(Outcome::Failed) => Outcome::Failed,
+            Some(_) if partly || (contained && left) => Outcome::PartlyContained,
+            Some(o) => o,
         }
     }
 
@@ -50,6 +90,7 @@ impl Outcome {
             Outcome::ManualActionRequired => "MANUAL ACTION REQUIRED",
             Outcome::WouldRevoke => "DRY RUN",
             Outcome::Revoked => "REVOKED",
+            Outcome::PartlyContained => "PARTLY CONTAINED",
             Outcome::Failed => "FAILED",
         }
     }

@@ -35,6 +35,10 @@ pub const ROLE_PATH: &str = "/aws-reserved/sso.amazonaws.com/";
 pub const STATEMENT_SID: &str = policy::SESSION_POLICY_NAME;
 /// `PutInlinePolicyToPermissionSet` accepts at most this many characters.
 pub const INLINE_POLICY_LIMIT: usize = 32_768;
+/// Provisioning makes the permission set's inline policy an inline policy of the role in every
+/// assigned account, where IAM's budget for a role's inline policies applies (10,240
+/// characters, whitespace not counted): the smaller of the two limits is the one that holds.
+pub const PROVISIONED_POLICY_LIMIT: usize = policy::INLINE_POLICY_BUDGET;
 /// Identity Center's home region when the role path names none.
 const PATH_WITHOUT_REGION: &str = "us-east-1";
 
@@ -89,6 +93,51 @@ pub struct PermissionSetTarget {
     pub role: String,
     /// `aws:userid` values of the stolen sessions (`<RoleId>:<user name>`).
     pub sessions: Vec<String>,
+}
+
+impl PermissionSetTarget {
+    /// The Identity Center user names of the stolen sessions: an `AWSReservedSSO_` role
+    /// session is named after the user (`<RoleId>:<user name>`, validated session names).
+    fn users(&self) -> impl Iterator<Item = &str> {
+        self.sessions
+            .iter()
+            .filter_map(|s| s.split_once(':').map(|(_, user)| user))
+            .filter(|u| names::is_valid_session_name(u))
+    }
+
+    /// The permission-set deny refuses the role sessions issued before its cutoff, not the
+    /// user's AWS access portal session, which mints new ones (issued after the cutoff, so not
+    /// refused) until it ends: a person ends it.
+    pub fn portal_session_steps(&self) -> Vec<String> {
+        self.users()
+            .map(|user| {
+                format!(
+                    "End {user}'s AWS access portal session, which mints new role sessions this deny does not refuse: IAM Identity Center console > Users > {user} > Active sessions > delete each session (or Disable user access); it otherwise lasts the portal's session duration (Settings > Authentication, 8 hours by default, up to 90 days for extended sessions)"
+                )
+            })
+            .collect()
+    }
+
+    /// When the deny cannot be written: take the user's assignment of this permission set to
+    /// the account away (nothing is deleted from the user), then end the portal session.
+    pub fn suspend_steps(&self, permission_set_arn: &str) -> Vec<String> {
+        let region = &self.home_region;
+        let mut steps = vec![format!(
+            "aws sso-admin list-instances --region {region}  # the IdentityStoreId of {}",
+            self.instance_arn
+        )];
+        for user in self.users() {
+            steps.push(format!(
+                "aws identitystore get-user-id --region {region} --identity-store-id <IdentityStoreId> --alternate-identifier '{{\"UniqueAttribute\":{{\"AttributePath\":\"userName\",\"AttributeValue\":\"{user}\"}}}}'"
+            ));
+            steps.push(format!(
+                "aws sso-admin delete-account-assignment --region {region} --instance-arn {} --target-id {} --target-type AWS_ACCOUNT --permission-set-arn {permission_set_arn} --principal-type USER --principal-id <UserId>  # suspends {user}'s access to this account through {}",
+                self.instance_arn, self.account, self.permission_set
+            ));
+        }
+        steps.extend(self.portal_session_steps());
+        steps
+    }
 }
 
 /// Where an Identity Center finding goes.
@@ -531,11 +580,12 @@ pub fn merge_inline_policy(
     }
     let document = read.to_json();
     let size = document.chars().count();
-    if size > INLINE_POLICY_LIMIT {
+    let provisioned = policy::policy_size(&document);
+    if size > INLINE_POLICY_LIMIT || provisioned > PROVISIONED_POLICY_LIMIT {
         return InlineMerge::TooLarge {
-            size,
+            size: provisioned,
             note: format!(
-                "the permission set's inline policy with this deny would be {size} characters, over Identity Center's limit of {INLINE_POLICY_LIMIT}: nothing was written"
+                "the permission set's inline policy with this deny would be {provisioned} characters without whitespace ({size} in all), over the {PROVISIONED_POLICY_LIMIT} a role's inline policies may hold once provisioned to an account (Identity Center's own limit is {INLINE_POLICY_LIMIT}): nothing was written"
             ),
         };
     }

@@ -125,6 +125,53 @@ pub fn triage(incident: &Incident, config: &Config) -> Triage {
     }
 }
 
+/// As [`triage`], at `now`: a finding that would be acted on but whose last activity
+/// (`service.eventLastSeen`) is older than the longest token it could concern
+/// (`MAX_FINDING_AGE_HOURS`, 36 h: a user's `GetSessionToken` session) is a replay or a very
+/// late delivery. Every token it saw has expired, so a deny written now would only cut
+/// today's honest sessions: nothing is written. A long-term key never expires, so a user's
+/// key finding needs a person instead, with the steps. A person's request (a manual request, a
+/// Security Hub custom action) is acted on whatever its age: a person chose it.
+pub fn triage_at(incident: &Incident, config: &Config, now: time::OffsetDateTime) -> Triage {
+    let triage = triage(incident, config);
+    if !matches!(triage, Triage::Role(_) | Triage::User(_))
+        || incident.origin != Origin::Finding
+        || incident.requested_via.is_some()
+    {
+        return triage;
+    }
+    let (Some(last), 1..) = (incident.event_last_seen, config.max_finding_age_hours) else {
+        return triage;
+    };
+    let max_age = time::Duration::hours(i64::from(config.max_finding_age_hours));
+    if now - last <= max_age {
+        return triage;
+    }
+    let age_h = (now - last).whole_hours();
+    let why = format!(
+        "the finding's last activity (service.eventLastSeen {}) is {age_h} h old, older than MAX_FINDING_AGE_HOURS ({} h, the longest token it could concern): a replayed or very late finding",
+        names::format_utc(last),
+        config.max_finding_age_hours
+    );
+    match &triage {
+        Triage::User(u) if u.access_key_id.as_deref().is_some_and(|k| !k.starts_with("ASIA")) => {
+            // A long-term key (or one IAM must tell): it may still be live.
+            let steps = by_hand(incident, config);
+            Triage::Done(PlannedAction::new(
+                steps.kind,
+                steps.target,
+                Step::Manual {
+                    reason: format!("{why}; a long-term access key does not expire, so it may still work: nothing was written automatically, check the key and deactivate it by hand"),
+                    commands: steps.commands,
+                },
+            ))
+        }
+        _ => skip(format!(
+            "{why}; every token it saw has expired, so nothing was written (a deny now would only cut today's honest sessions); send a manual request if this principal must be revoked"
+        )),
+    }
+}
+
 /// A type this tool acts on, a principal it could revoke, but no severity to hold against
 /// `MIN_SEVERITY`: neither dropped nor acted on blindly; a person decides, with the steps.
 fn severity_unknown_manual(incident: &Incident, config: &Config) -> Triage {

@@ -554,3 +554,59 @@ fn a_long_term_key_is_deactivated_and_the_sessions_minted_from_it_denied() {
     assert_eq!(actions.len(), 1);
     assert_eq!(actions[0].kind, ActionKind::RevokeUserSessions);
 }
+
+#[test]
+fn a_replayed_old_finding_writes_nothing_unless_a_person_asked() {
+    let c = Config::default();
+    let fresh = finding("UnauthorizedAccess:IAMUser/MaliciousIPCaller", 5.0);
+    assert!(matches!(triage_at(&fresh, &c, NOW), Triage::Role(_)));
+    // The same finding, sent again 37 h after its last activity: every token it saw expired.
+    let later = NOW + Duration::hours(37);
+    match triage_at(&fresh, &c, later) {
+        Triage::Done(PlannedAction {
+            step: Step::Skip { reason },
+            ..
+        }) => assert!(
+            reason.contains("the longest token it could concern"),
+            "{reason}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // At 35 h it is still acted on (a user's GetSessionToken session lives 36 h).
+    assert!(matches!(
+        triage_at(&fresh, &c, NOW + Duration::hours(35)),
+        Triage::Role(_)
+    ));
+    // A person's choice (a Security Hub custom action) is acted on whatever its age.
+    let mut asked = fresh.clone();
+    asked.requested_via = Some("Security Hub custom action".into());
+    assert!(matches!(triage_at(&asked, &c, later), Triage::Role(_)));
+    // A long-term key never expires: a person decides, with the steps.
+    let user = incident(serde_json::json!({
+        "id": "f2", "accountId": "111122223333", "region": "eu-west-1",
+        "type": "UnauthorizedAccess:IAMUser/TorIPCaller", "severity": 5.0,
+        "resource": {"accessKeyDetails": {"userType": "IAMUser", "userName": "ci-bot",
+            "principalId": "AIDAEXAMPLEEXAMPLE001", "accessKeyId": "AKIAQEXAMPLE7CIUSER1"}},
+        "service": {"eventLastSeen": "2026-11-22T02:59:00Z"}
+    }));
+    match triage_at(&user, &c, later) {
+        Triage::Done(PlannedAction {
+            step: Step::Manual { reason, commands },
+            ..
+        }) => {
+            assert!(reason.contains("does not expire"), "{reason}");
+            assert!(
+                commands.iter().any(|c| c.contains("update-access-key")),
+                "{commands:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Turned off: acted on.
+    let off = config(&[("MAX_FINDING_AGE_HOURS", "0")]);
+    assert!(matches!(triage_at(&fresh, &off, later), Triage::Role(_)));
+    // Without eventLastSeen nothing is inferred (absent is the safe side: acted on).
+    let mut unknown = fresh;
+    unknown.event_last_seen = None;
+    assert!(matches!(triage_at(&unknown, &c, later), Triage::Role(_)));
+}

@@ -24,28 +24,51 @@ const MAX_DESCRIPTION: usize = 3000;
 /// Most next steps sent.
 const MAX_NEXT_STEPS: usize = 6;
 
-/// Attacker-influenced text as an inline code span.
+/// Attacker-influenced text as an inline code span. Slack reads its control sequences
+/// (`<!channel>`, `<@U…>`, `<https://…|text>`) before markdown, inside code spans too, so `&`,
+/// `<` and `>` are escaped as Slack documents (`&amp;`, `&lt;`, `&gt;`); a URL scheme is
+/// defanged (`hxxps[:]//`) so no client turns it into a link.
 fn code(s: &str, max: usize) -> String {
     let clean: String = safe_text(s, max).chars().filter(|c| *c != '`').collect();
-    format!("`{}`", clean.trim())
+    format!("`{}`", defang(&escape_control(clean.trim())))
 }
 
-/// Plain text for the title and keywords: one line, no markdown meaning.
+/// `&`, `<`, `>` as the entities Slack and Teams expect in message text.
+fn escape_control(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `scheme://` becomes `scheme[:]//` (the usual defanging of indicators in security tooling):
+/// a finding's text never becomes a link.
+fn defang(s: &str) -> String {
+    s.replace("://", "[:]//")
+}
+
+/// Plain text for the title and keywords: one line, no markdown meaning, no mention, no link.
 fn plain(s: &str, max: usize) -> String {
-    safe_text(s, max)
+    let flat: String = safe_text(s, max)
         .chars()
         .map(|c| match c {
-            '*' | '_' | '~' | '`' | '<' | '>' | '[' | ']' | '|' | '@' => ' ',
+            '*' | '_' | '~' | '`' | '<' | '>' | '[' | ']' | '|' | '@' | '&' => ' ',
             c => c,
         })
-        .collect::<String>()
-        .trim()
-        .to_string()
+        .collect();
+    // After the mapping: the brackets of the defanged form are not removed again.
+    defang(flat.trim())
 }
 
 /// One custom notification for one finding of the report.
 pub fn chat_notification(report: &Report, incident: &IncidentReport) -> Value {
-    let title = plain(&Report::one_line(incident, incident.outcome), 200);
+    let title = plain(&Report::incident_line(incident), 200);
     let mut description = String::new();
     if report.dry_run {
         description.push_str("*DRY RUN: nothing was written.*\n");
@@ -135,7 +158,7 @@ pub fn chat_notification(report: &Report, incident: &IncidentReport) -> Value {
         .actions
         .iter()
         .filter(|a| !a.target.is_empty() && a.target != "-")
-        .map(|a| ascii_line(&safe_text(&a.target, 120)))
+        .map(|a| defang(&escape_control(&ascii_line(&safe_text(&a.target, 120)))))
         .collect();
     related.dedup();
     let thread = incident

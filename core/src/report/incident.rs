@@ -157,18 +157,7 @@ impl IncidentReport {
 }
 
 fn incident_outcome(actions: &[ActionOutcome]) -> Outcome {
-    actions
-        .iter()
-        .map(|a| match a.status {
-            Status::Skipped => Outcome::Skipped,
-            Status::AlreadyCovered => Outcome::AlreadyCovered,
-            Status::ManualActionRequired => Outcome::ManualActionRequired,
-            Status::WouldDo => Outcome::WouldRevoke,
-            Status::Done => Outcome::Revoked,
-            Status::Failed => Outcome::Failed,
-        })
-        .max()
-        .unwrap_or(Outcome::Skipped)
+    Outcome::combine(actions.iter().map(|a| Outcome::of_status(a.status)))
 }
 
 /// An access key id safe to put in a command line, or a placeholder.

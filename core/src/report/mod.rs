@@ -1,6 +1,8 @@
 //! The report: JSON for machines, text for people, and the SNS form of both. Pure.
 
-use crate::model::{severity_label, ActionKind, Outcome, Publication, Shape};
+use crate::model::{
+    severity_label, ActionKind, ActionOutcome, Outcome, Publication, Shape, Status,
+};
 use crate::names::format_utc;
 use crate::text::ascii_line;
 use serde::Serialize;
@@ -44,11 +46,7 @@ impl Report {
         now: OffsetDateTime,
         duration_ms: u64,
     ) -> Self {
-        let outcome = incidents
-            .iter()
-            .map(|i| i.outcome)
-            .max()
-            .unwrap_or(Outcome::Skipped);
+        let outcome = Outcome::combine(incidents.iter().map(|i| i.outcome));
         let mut r = Self {
             summary: String::new(),
             outcome,
@@ -76,7 +74,7 @@ impl Report {
         let handled = match self.incidents.as_slice() {
             [] if not_started.is_empty() => return NO_FINDINGS.to_string(),
             [] => return not_started,
-            [one] => Self::one_line(one, one.outcome),
+            [one] => Self::incident_line(one),
             many => {
                 let mut counts: BTreeMap<Outcome, usize> = BTreeMap::new();
                 for i in many {
@@ -144,6 +142,57 @@ impl Report {
                 format!("{}: {}{}{}", outcome.headline(), what, sev, why)
             }
         }
+    }
+
+    /// One incident's line: its outcome's words, and for a partly contained one what is left.
+    pub(crate) fn incident_line(one: &IncidentReport) -> String {
+        match one.outcome {
+            Outcome::PartlyContained => Self::partly_line(one),
+            outcome => Self::one_line(one, outcome),
+        }
+    }
+
+    /// What is left comes first: "PARTLY CONTAINED: role A revoked; 1 session in protected
+    /// role B and 1 listed access key need a person".
+    fn partly_line(one: &IncidentReport) -> String {
+        let contained: Vec<String> = one
+            .actions
+            .iter()
+            .filter(|a| matches!(a.status, Status::Done | Status::AlreadyCovered))
+            .map(|a| {
+                let verb = match (a.status, a.action) {
+                    (Status::AlreadyCovered, _) => "already covered",
+                    (_, ActionKind::DeactivateAccessKey) => "deactivated",
+                    (_, ActionKind::ReassociateInstanceProfile) => "re-associated",
+                    _ => "revoked",
+                };
+                format!("{} {} {verb}", action_noun(a.action), a.target)
+            })
+            .collect();
+        let left: Vec<&ActionOutcome> = one
+            .actions
+            .iter()
+            .filter(|a| a.status == Status::ManualActionRequired)
+            .collect();
+        let mut named: Vec<String> = left
+            .iter()
+            .take(3)
+            .map(|a| format!("{} {}", action_noun(a.action), a.target))
+            .collect();
+        if left.len() > 3 {
+            named.push(format!("{} more", left.len() - 3));
+        }
+        let contained = match contained.len() {
+            0 => "nothing".to_string(),
+            1..=2 => contained.join(", "),
+            n => format!("{}, and {} more", contained[..2].join(", "), n - 2),
+        };
+        format!(
+            "{}: {contained}; {} item(s) left live need a person: {}",
+            Outcome::PartlyContained.headline(),
+            left.len(),
+            named.join(", ")
+        )
     }
 
     fn stranded_instance_alarm(&self) -> Option<String> {
@@ -234,6 +283,18 @@ impl Report {
             message,
             attributes,
         }
+    }
+}
+
+/// What an action is about, in the headline's words.
+fn action_noun(kind: ActionKind) -> &'static str {
+    match kind {
+        ActionKind::Triage => "finding",
+        ActionKind::RevokeRoleSessions => "role",
+        ActionKind::RevokeSessions => "session(s) of role",
+        ActionKind::DeactivateAccessKey => "access key",
+        ActionKind::RevokeUserSessions => "user",
+        ActionKind::ReassociateInstanceProfile => "instance",
     }
 }
 

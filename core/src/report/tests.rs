@@ -359,3 +359,53 @@ fn chat_notification_follows_the_custom_notification_schema() {
     violations(&schema, &bad, "$", &mut v);
     assert_eq!(v.len(), 2, "{v:?}");
 }
+
+#[test]
+fn chat_text_from_a_finding_never_becomes_a_link_or_a_mention() {
+    // Slack parses `<...>` control sequences before markdown, inside code spans too.
+    let hostile =
+        "x<!channel> <@U012AB3CD> <https://evil.example|click> &lt; http://evil.example/a @here";
+    let r = report(vec![IncidentReport::new(
+        &incident("Recon:IAMUser/TorIPCaller", hostile),
+        vec![ActionOutcome::new(
+            ActionKind::Triage,
+            hostile,
+            Status::ManualActionRequired,
+            hostile,
+        )],
+    )]);
+    let n = chat_notification(&r, &r.incidents[0]);
+    let mut texts = vec![
+        n["content"]["title"].as_str().unwrap().to_string(),
+        n["content"]["description"].as_str().unwrap().to_string(),
+        n["metadata"]["summary"].as_str().unwrap().to_string(),
+    ];
+    for s in n["content"]["nextSteps"].as_array().unwrap() {
+        texts.push(s.as_str().unwrap().to_string());
+    }
+    for k in n["content"]["keywords"].as_array().unwrap() {
+        texts.push(k.as_str().unwrap().to_string());
+    }
+    for t in &texts {
+        assert!(
+            !t.contains('<') && !t.contains('>'),
+            "control sequence: {t}"
+        );
+        assert!(!t.contains("://"), "link: {t}");
+        assert!(
+            !t.contains("&lt;") || t.contains("&amp;lt;"),
+            "entity passed through: {t}"
+        );
+    }
+    let d = n["content"]["description"].as_str().unwrap();
+    assert!(
+        d.contains("&lt;!channel&gt;"),
+        "escaped, still readable: {d}"
+    );
+    assert!(
+        d.contains("hxxp") || d.contains("http[:]//"),
+        "defanged: {d}"
+    );
+    let title = n["content"]["title"].as_str().unwrap();
+    assert!(!title.contains('@') && !title.contains('&'), "{title}");
+}

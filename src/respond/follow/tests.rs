@@ -19,6 +19,7 @@ const STOLEN_KEY: &str = "ASIAQEXAMPLE7DEPLOY1";
 fn config(extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("CUTOFF_MARGIN_SECONDS".to_string(), "1".to_string()),
+        ("MAX_FINDING_AGE_HOURS".to_string(), "0".to_string()),
         (
             "MEMBER_ROLE_NAME".to_string(),
             "session-revoker-member".to_string(),
@@ -379,8 +380,10 @@ async fn a_session_in_an_account_without_a_way_in_is_not_contained_and_fails_the
         "ASIACHAINKEY00000002",
     ));
     // No MEMBER_ROLE_NAME: the member account cannot be reached at all.
-    let vars: HashMap<String, String> =
-        HashMap::from([("CUTOFF_MARGIN_SECONDS".to_string(), "1".to_string())]);
+    let vars: HashMap<String, String> = HashMap::from([
+        ("CUTOFF_MARGIN_SECONDS".to_string(), "1".to_string()),
+        ("MAX_FINDING_AGE_HOURS".to_string(), "0".to_string()),
+    ]);
     let r = w.responder(Config::from_vars(&vars).unwrap());
     let (report, fate) = r
         .respond_with_fate(&event(), Budget::UNLIMITED)

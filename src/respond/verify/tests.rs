@@ -105,6 +105,8 @@ fn config(extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = HashMap::from([
         ("SNS_TOPIC_ARN".to_string(), TOPIC.to_string()),
         ("CUTOFF_MARGIN_SECONDS".to_string(), "1".to_string()),
+        // The sample events are dated 2026-11-22: not refused as replays here.
+        ("MAX_FINDING_AGE_HOURS".to_string(), "0".to_string()),
         ("VERIFY_FINDINGS".to_string(), "true".to_string()),
         ("REVOKE_SCOPE".to_string(), "role".to_string()),
     ]);
@@ -441,4 +443,37 @@ async fn a_forged_finding_gets_no_manual_steps_either() {
     assert!(a[0].detail.contains("possibly forged"), "{}", a[0].detail);
     assert!(fate.is_err());
     assert_eq!(gd.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_finding_archived_in_guardduty_since_the_event_needs_a_person_not_a_silent_skip() {
+    // Archiving is one call for anyone allowed guardduty:ArchiveFindings, the attacker too.
+    let mut copy = event()["detail"].clone();
+    copy["service"]["archived"] = json!(true);
+    let gd = Arc::new(FakeGuardDuty::default().with(DETECTOR, &copy));
+    let w = world(&[(OWN, &gd)], config(&[]));
+    let report = w
+        .responder
+        .respond(&event(), Budget::UNLIMITED)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::ManualActionRequired, "{report:#?}");
+    let a = &report.incidents[0].actions[0];
+    assert_eq!(a.status, Status::ManualActionRequired);
+    assert!(a.detail.contains("archived"), "{}", a.detail);
+    assert!(
+        a.commands.iter().any(|c| c.contains("put-role-policy")),
+        "the steps for the role it names: {:?}",
+        a.commands
+    );
+    assert!(!denied(&w, "app-deployer"), "nothing written automatically");
+    // An event that says archived itself is skipped from what it says, as before.
+    let mut archived_event = event();
+    archived_event["detail"]["service"]["archived"] = json!(true);
+    let skipped = w
+        .responder
+        .respond(&archived_event, Budget::UNLIMITED)
+        .await
+        .unwrap();
+    assert_eq!(skipped.outcome, Outcome::Skipped);
 }

@@ -419,20 +419,23 @@ fn what_is_under_our_sid_but_not_ours_is_kept_and_reported() {
 fn over_the_limit_nothing_is_written_and_unreadable_is_not_merged() {
     let mut filler = Vec::new();
     let mut big = doc(Vec::new());
-    while big.len() < INLINE_POLICY_LIMIT - 150 {
+    while policy::policy_size(&big) < PROVISIONED_POLICY_LIMIT - 150 {
         let i = filler.len();
         filler.push(serde_json::json!({"Sid": format!("Allow{i}"), "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}));
         big = doc(filler.clone());
     }
+    // Far below Identity Center's own 32,768 characters, but over what the role in each
+    // assigned account may hold once provisioned (10,240 without whitespace).
     assert!(
-        big.len() < INLINE_POLICY_LIMIT && big.len() > INLINE_POLICY_LIMIT - 200,
+        big.len() < INLINE_POLICY_LIMIT
+            && policy::policy_size(&big) > PROVISIONED_POLICY_LIMIT - 200,
         "{}",
         big.len()
     );
     match merge_inline_policy(Some(&big), &[ALICE.into()], CUTOFF, None, NOW) {
         InlineMerge::TooLarge { size, note } => {
-            assert!(size > INLINE_POLICY_LIMIT);
-            assert!(note.contains("32768"), "{note}");
+            assert!(size > PROVISIONED_POLICY_LIMIT);
+            assert!(note.contains("10240") && note.contains("32768"), "{note}");
         }
         other => panic!("{other:?}"),
     }
