@@ -363,7 +363,9 @@ async fn throttling_that_outlasts_the_retries_fails_the_invocation_with_attempts
         "id": "f-throttle", "accountId": "111122223333", "region": "eu-west-1", "severity": 8,
         "type": "UnauthorizedAccess:IAMUser/TorIPCaller",
         "resource": {"accessKeyDetails": {"userType": "AssumedRole", "userName": "web-app", "principalId": "AROAEXAMPLEROLEID0001:s"}},
-        "service": {"eventLastSeen": "2026-11-22T02:59:00Z"}
+        "service": {"eventLastSeen": time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()}
     });
     let err = responder
         .respond(&finding, session_revoker::respond::Budget::UNLIMITED)

@@ -1506,6 +1506,105 @@ async fn drill_8_follow_the_stolen_key_into_role_b_and_a_federation_token() {
     c.done();
 }
 
+/// Issue 21's headline, judged by fakecloud: the stolen key pivots into a protected role
+/// (`PROTECTED_ROLES`, as the template's default protects `OrganizationAccountAccessRole`). The
+/// function revokes the key's user and must not touch the protected role, so the attacker's
+/// session there keeps working in fakecloud, and the report says so: `partly_contained`, a
+/// headline that starts with what is left, and a `manual_action_required` action with the
+/// commands, never `revoked`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_8c_a_pivot_into_a_protected_role_is_partly_contained() {
+    let cloud = Cloud::connect().await;
+    let n = fakecloud::nonce();
+    let user = cloud.user(&format!("d8c-{n}-ci-bot")).await;
+    let stolen = cloud.key(&user.name).await;
+    let protected = cloud.role(&format!("d8c-{n}-OrgAccess")).await;
+    must_work(&cloud, "the stolen long-term key", &stolen).await;
+    let pivot = cloud.assume(&stolen, &protected, "d8c-pivot").await;
+    must_work(
+        &cloud,
+        "the attacker's session of the protected role",
+        &pivot.creds,
+    )
+    .await;
+    let seen = OffsetDateTime::now_utc();
+
+    let trail = cloudtrail_loopback::CloudTrailLoopback::start(50);
+    let caller = cloudtrail_loopback::Caller::User {
+        account: ACCOUNT,
+        name: &user.name,
+        user_id: &user.id,
+        key: &stolen.key,
+    };
+    trail.record(
+        &stolen.key,
+        &cloudtrail_loopback::assume_role(
+            &caller,
+            seen,
+            &protected.arn,
+            "d8c-pivot",
+            &pivot.userid,
+            &pivot.creds.key,
+        ),
+    );
+    let protected_glob = format!("d8c-{n}-Org*");
+    let lambda = Lambda::start(
+        "d8c",
+        1,
+        &[
+            ("AWS_ENDPOINT_URL_CLOUDTRAIL", trail.endpoint.as_str()),
+            ("PROTECTED_ROLES", protected_glob.as_str()),
+        ],
+    );
+    let event = envelope(&finding(
+        ACCOUNT,
+        MALICIOUS_IP,
+        &Stolen::user_key(&user, &stolen),
+        seen,
+    ));
+    let invocation = lambda.invoke(&event);
+    let report = invocation.report("drill 8c");
+    let mut c = Checks::new("drill 8c");
+    let actions: Vec<String> = all_actions(report).iter().map(|a| brief(a)).collect();
+    let v = cloud.call(&stolen).await;
+    c.check("the stolen key is refused", v.refused(), &v);
+    c.works(
+        &cloud,
+        "the attacker's session of the protected role (never touched by the function)",
+        &pivot.creds,
+    )
+    .await;
+    c.check(
+        "the incident is partly_contained, not revoked",
+        report["incidents"][0]["outcome"] == "partly_contained"
+            && report["outcome"] == "partly_contained",
+        &report["outcome"],
+    );
+    let summary = report["summary"].as_str().unwrap_or_default();
+    c.check(
+        "the headline starts with PARTLY CONTAINED and names the protected role",
+        summary.starts_with("PARTLY CONTAINED:") && summary.contains(&protected.name),
+        summary,
+    );
+    c.check(
+        "the protected role's live session is a manual_action_required action with commands",
+        all_actions(report).iter().any(|a| {
+            a["target"]
+                .as_str()
+                .is_some_and(|t| t.contains(protected.name.as_str()))
+                && status(a) == "manual_action_required"
+                && a["commands"].as_array().is_some_and(|c| !c.is_empty())
+        }),
+        actions.join("; "),
+    );
+    c.check(
+        "the invocation does not fail (a person, not a retry, must act)",
+        !invocation.is_error(),
+        invocation.describe(),
+    );
+    c.done();
+}
+
 /// A stolen role session assumes two roles and leaves an access key behind. With
 /// `CONTAIN_PERSISTENCE=contain` the report lists three sessions revoked (the finding's and the
 /// two it assumed), the created key deactivated, and when the next look is; each of them is

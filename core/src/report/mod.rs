@@ -166,7 +166,7 @@ impl Report {
                     (_, ActionKind::ReassociateInstanceProfile) => "re-associated",
                     _ => "revoked",
                 };
-                format!("{} {} {verb}", action_noun(a.action), a.target)
+                format!("{} {verb}", named(a))
             })
             .collect();
         let left: Vec<&ActionOutcome> = one
@@ -174,11 +174,7 @@ impl Report {
             .iter()
             .filter(|a| a.status == Status::ManualActionRequired)
             .collect();
-        let mut named: Vec<String> = left
-            .iter()
-            .take(3)
-            .map(|a| format!("{} {}", action_noun(a.action), a.target))
-            .collect();
+        let mut named: Vec<String> = left.iter().take(3).map(|a| named(a)).collect();
         if left.len() > 3 {
             named.push(format!("{} more", left.len() - 3));
         }
@@ -283,6 +279,19 @@ impl Report {
             message,
             attributes,
         }
+    }
+}
+
+/// An action's target in the headline's words: the follow-up's targets already say what they
+/// are ("session … of role … in …"), the finding's own are names.
+fn named(a: &ActionOutcome) -> String {
+    let described = ["session ", "user ", "access key ", "key "]
+        .iter()
+        .any(|p| a.target.starts_with(p));
+    if described {
+        a.target.clone()
+    } else {
+        format!("{} {}", action_noun(a.action), a.target)
     }
 }
 
