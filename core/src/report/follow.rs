@@ -40,7 +40,7 @@ pub struct KeyLine {
     pub access_key_id: String,
     pub account: String,
     pub depth: u32,
-    /// `read`, `unavailable` or `not_followed`.
+    /// `read`, `partial` (some regions or pages not read), `unavailable` or `not_followed`.
     pub result: &'static str,
     pub detail: String,
 }
@@ -157,35 +157,7 @@ fn event_label(e: &EventRef) -> String {
 
 /// One line for a persistence event (every name in it passed a `names` check).
 pub fn describe_persistence(what: &Persistence) -> String {
-    match what {
-        Persistence::AccessKey {
-            user,
-            access_key_id,
-        } => format!("access key {access_key_id} created for user {user}"),
-        Persistence::User { user } => format!("user {user} created"),
-        Persistence::LoginProfile { user } => format!("console password created for user {user}"),
-        Persistence::LoginProfileUpdated { user } => {
-            format!("console password changed for user {user}")
-        }
-        Persistence::UserPolicyAttached { user, policy_arn } => {
-            format!("policy {policy_arn} attached to user {user}")
-        }
-        Persistence::UserInlinePolicy { user, policy_name } => {
-            format!("inline policy {policy_name} put on user {user}")
-        }
-        Persistence::Role { role } => format!("role {role} created"),
-        Persistence::TrustPolicyUpdated { role } => format!("trust policy of role {role} changed"),
-        Persistence::RolePolicyAttached { role, policy_arn } => {
-            format!("policy {policy_arn} attached to role {role}")
-        }
-        Persistence::RoleInlinePolicy { role, policy_name } => {
-            format!("inline policy {policy_name} put on role {role}")
-        }
-        Persistence::InstanceProfile { profile } => format!("instance profile {profile} created"),
-        Persistence::RoleAddedToProfile { profile, role } => {
-            format!("role {role} added to instance profile {profile}")
-        }
-    }
+    what.describe()
 }
 
 impl FollowUpReport {
@@ -198,6 +170,21 @@ impl FollowUpReport {
                     Visit::Read { events, relevant } => (
                         "read",
                         format!("{events} events, {relevant} of them followed up"),
+                    ),
+                    Visit::Partial {
+                        events,
+                        relevant,
+                        unread,
+                    } => (
+                        "partial",
+                        format!(
+                            "{events} events, {relevant} of them followed up; not read: {}",
+                            unread
+                                .iter()
+                                .map(|u| format!("{} ({})", u.region, u.why))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
                     ),
                     Visit::Unavailable(why) => ("unavailable", why.clone()),
                     Visit::NotFollowed(why) => ("not_followed", why.clone()),
