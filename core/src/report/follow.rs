@@ -17,6 +17,10 @@ pub struct FollowUpReport {
     pub looked_from: String,
     pub looked_until: String,
     pub regions: Vec<String>,
+    /// Regions of a key not read to the end: `region: why (key …)`. Not "nothing found": each
+    /// is a `manual_action_required` action with its commands.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions_not_read: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// `CHAIN_DEPTH`.
@@ -240,6 +244,17 @@ impl FollowUpReport {
                 }
             })
             .collect();
+        let regions_not_read = plan
+            .keys
+            .iter()
+            .flat_map(|k| match &k.visit {
+                Visit::Partial { unread, .. } => unread
+                    .iter()
+                    .map(|u| format!("{}: {} (key {})", u.region, u.why, k.key.access_key_id))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
         let refused_calls = plan
             .refused
             .iter()
@@ -249,6 +264,7 @@ impl FollowUpReport {
             looked_from: format_utc(window.start),
             looked_until: format_utc(window.end),
             regions: window.regions.clone(),
+            regions_not_read,
             note: window.note.clone(),
             depth,
             keys,
@@ -271,6 +287,9 @@ impl FollowUpReport {
         );
         if let Some(note) = &self.note {
             out.push_str(&format!("          note: {note}\n"));
+        }
+        for r in &self.regions_not_read {
+            out.push_str(&format!("          NOT READ (a person reads it): {r}\n"));
         }
         for k in &self.keys {
             out.push_str(&format!(
