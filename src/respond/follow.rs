@@ -148,8 +148,16 @@ fn role_incident(
         principal_id: Some(steps[0].session.assumed_role_id.clone()),
         access_key_id: steps[0].session.session_key.clone(),
     };
+    // The same session name used twice is one `aws:userid` (two keys): denied once.
+    let mut seen = vec![steps[0].session.assumed_role_id.as_str()];
     incident.recent_credentials = steps[1..]
         .iter()
+        .filter(|s| {
+            let id = s.session.assumed_role_id.as_str();
+            let new = !seen.contains(&id);
+            seen.push(id);
+            new
+        })
         .map(|s| StolenCredential {
             access_key_id: s.session.session_key.clone(),
             principal_id: Some(s.session.assumed_role_id.clone()),
@@ -165,6 +173,9 @@ fn role_incident(
         .and_then(|t| t.into_iter().max());
     incident.instance_id = None;
     incident.requested_session = None;
+    // These sessions are not the finding: a finding archived since (the scheduled look) does
+    // not make them skipped.
+    incident.archived = false;
     incident
 }
 
@@ -354,10 +365,12 @@ impl Responder {
                 Triage::Done(action) => vec![self.execute(action, None, ctx).await],
                 Triage::User(_) => Vec::new(),
             };
-            let sessions: Vec<&str> = steps
-                .iter()
-                .map(|s| s.session.assumed_role_id.as_str())
-                .collect();
+            let mut sessions: Vec<&str> = Vec::new();
+            for s in &steps {
+                if !sessions.contains(&s.session.assumed_role_id.as_str()) {
+                    sessions.push(&s.session.assumed_role_id);
+                }
+            }
             for mut o in outcomes {
                 o.facts
                     .insert("found_by", "following the stolen key".into());

@@ -97,11 +97,13 @@ fn world() -> World {
 }
 
 impl World {
+    /// The responder; `DescribeRegions` lists only us-east-1 (the finding's region).
     fn responder(&self, config: Config) -> Responder {
-        self.responder_with(config, |a| a)
+        self.responder_with(config, |a| a.with_regions(Ok(vec!["us-east-1".into()])))
     }
 
-    /// As `responder`, with the accounts changed by `more` (the regions `DescribeRegions` lists).
+    /// As `responder`, with the accounts changed by `more` (the regions `DescribeRegions` lists;
+    /// none: they cannot be listed).
     fn responder_with(
         &self,
         config: Config,
