@@ -10,9 +10,16 @@
 //! [`FollowOptions::depth`] (`CHAIN_DEPTH`, default [`DEFAULT_CHAIN_DEPTH`]), never reading a key
 //! twice.
 //!
-//! - [`event`]: one record → [`Observed`], every attacker-chosen name validated.
+//! - [`event`]: one record → [`Observed`], every attacker-chosen name validated
+//!   (`left_behind`: the persistence records).
+//! - [`persistence`]: what the attacker left behind, its report line, what to inspect and the
+//!   commands that undo it.
 //! - [`chain`]: the breadth-first walk → [`FollowPlan`].
-//! - [`window`]: the look-up window and the one re-look after CloudTrail's lag.
+//! - [`window`]: the look-up window (36 h, or `PERSISTENCE_LOOKBACK`, before `eventFirstSeen`;
+//!   every region read) and the one re-look after CloudTrail's lag.
+//!
+//! Nothing the walk leaves live is silent: keys not read (or not all of them) and persistence
+//! only listed are [`FollowPlan::leftovers`], each a person's action with its commands.
 //!
 //! The plan is a candidate list: before a write the orchestration still reads the role from IAM
 //! (`GetRole`) and runs the same decision as for the finding's own role (protection, coverage,

@@ -350,6 +350,14 @@ async fn a_pivot_into_a_protected_role_or_outside_the_accounts_is_a_persons_with
         "x-far",
         "ASIACHAINKEY00000052",
     ));
+    // A record whose session name is a policy variable: never written, a person looks.
+    w.trail.add(&assume(
+        3,
+        OWN,
+        "deploy",
+        "${aws:username}",
+        "ASIACHAINKEY00000053",
+    ));
     let report = w
         .responder(config(&[
             ("PROTECTED_ROLES", "OrganizationAccountAccessRole"),
@@ -369,4 +377,16 @@ async fn a_pivot_into_a_protected_role_or_outside_the_accounts_is_a_persons_with
     // The far session's key was not read: a person reads it, in its account.
     let unread = manual(&report, "key ASIACHAINKEY00000052");
     assert!(unread.commands[0].contains("in account 777788889999"));
+    let odd = manual(
+        &report,
+        "AssumeRole event 00000000-0000-4000-8000-000000000003",
+    );
+    assert_eq!(
+        odd.commands,
+        vec!["aws cloudtrail lookup-events --region us-east-1 --lookup-attributes AttributeKey=EventId,AttributeValue=00000000-0000-4000-8000-000000000003"]
+    );
+    assert!(w
+        .own
+        .role_policy("deploy", policy::SESSION_POLICY_NAME)
+        .is_none());
 }
