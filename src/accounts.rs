@@ -8,7 +8,7 @@ use crate::aws::guardduty::{Findings as GuardDutyFindings, GuardDutyClient};
 use crate::aws::iam::IamClient;
 use crate::aws::scheduler::SchedulerClient;
 use crate::aws::sts::StsClient;
-use crate::aws::{CallerIdentity, Ec2, EventHistory, Iam, Schedules, Sts};
+use crate::aws::{CallerIdentity, Ec2, EnabledRegions, EventHistory, Iam, Schedules, Sts};
 use crate::error::AwsError;
 use crate::names;
 use futures::future::BoxFuture;
@@ -114,6 +114,12 @@ pub trait Accounts: Send + Sync {
     /// EventBridge Scheduler in the responder's own account and region, for the next
     /// CloudTrail look (`None`: schedules cannot be created here).
     fn scheduler(&self) -> Option<Arc<dyn Schedules>> {
+        None
+    }
+    /// EC2 of the responder's own account, for the regions enabled there (the follow-up reads
+    /// CloudTrail in each); `None`: not listable here, `TRAIL_REGIONS` or the finding's region
+    /// and the global-events region only.
+    fn regions(&self) -> Option<Arc<dyn EnabledRegions>> {
         None
     }
     /// sso-admin of the responder's own account in `region`, Identity Center's home region
@@ -369,6 +375,10 @@ impl Accounts for SdkAccounts {
         Some(Arc::new(crate::aws::sso_admin::SsoAdminClient(
             aws_sdk_ssoadmin::Client::from_conf(conf),
         )))
+    }
+
+    fn regions(&self) -> Option<Arc<dyn EnabledRegions>> {
+        Some(Arc::new(Ec2Client(aws_sdk_ec2::Client::new(&self.sdk))))
     }
 
     fn scheduler(&self) -> Option<Arc<dyn Schedules>> {

@@ -24,6 +24,8 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     "sns:Publish",
     "sts:AssumeRole",
     "cloudtrail:LookupEvents",
+    // The regions whose CloudTrail the follow-up reads (no resource-level permissions).
+    "ec2:DescribeRegions",
     "scheduler:CreateSchedule",
     // IDENTITY_CENTER_INSTANCE_ARN (src/aws/sso_admin.rs): the permission set of a stolen
     // Identity Center session, in the responder's own (Identity Center administration) account.

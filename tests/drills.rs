@@ -1391,17 +1391,23 @@ fn follow_up(report: &Value) -> &Value {
 /// of B is refused, the federation token's user is denied, and an honest session of B works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_8_follow_the_stolen_key_into_role_b_and_a_federation_token() {
+    /// A region neither the finding's nor the global-events region (issue 21).
+    const FAR_REGION: &str = "ap-southeast-2";
     let cloud = Cloud::connect().await;
     let n = fakecloud::nonce();
     let user = cloud.user(&format!("d8-{n}-ci-bot")).await;
     let stolen = cloud.key(&user.name).await;
     let role_b = cloud.role(&format!("d8-{n}-deploy")).await;
+    let role_c = cloud.role(&format!("d8-{n}-reports")).await;
     let operator = cloud.operator(&format!("d8-{n}-operator")).await;
     must_work(&cloud, "the stolen long-term key", &stolen).await;
 
     // What the attacker does with the key before GuardDuty's finding arrives.
     let pivot = cloud.assume(&stolen, &role_b, "d8-pivot").await;
     must_work(&cloud, "the attacker's session of role B", &pivot.creds).await;
+    // Issue 21: an AssumeRole through a regional STS endpoint is recorded in that region only.
+    let far = cloud.assume(&stolen, &role_c, "d8-far-region").await;
+    must_work(&cloud, "the attacker's session of role C", &far.creds).await;
     let federated = cloud
         .federation_token(&stolen, "d8-fed", fakecloud::ALLOW_ALL)
         .await;
@@ -1430,11 +1436,24 @@ async fn drill_8_follow_the_stolen_key_into_role_b_and_a_federation_token() {
         &stolen.key,
         &cloudtrail_loopback::federation_token(&caller, seen, "d8-fed", &federated.key),
     );
+    let mut far_record = cloudtrail_loopback::assume_role(
+        &caller,
+        seen,
+        &role_c.arn,
+        "d8-far-region",
+        &far.userid,
+        &far.creds.key,
+    );
+    far_record["awsRegion"] = serde_json::json!(FAR_REGION);
+    trail.record(&stolen.key, &far_record);
 
     let lambda = Lambda::start(
         "d8",
         1,
-        &[("AWS_ENDPOINT_URL_CLOUDTRAIL", trail.endpoint.as_str())],
+        &[
+            ("AWS_ENDPOINT_URL_CLOUDTRAIL", trail.endpoint.as_str()),
+            ("TRAIL_REGIONS", FAR_REGION),
+        ],
     );
     let event = envelope(&finding(
         ACCOUNT,
@@ -1448,9 +1467,13 @@ async fn drill_8_follow_the_stolen_key_into_role_b_and_a_federation_token() {
     let actions: Vec<String> = all_actions(report).iter().map(|a| brief(a)).collect();
     let followed = follow_up(report);
     c.check(
-        "the report follows the key: one session of role B, one federation token",
-        followed["sessions"].as_array().map(Vec::len) == Some(1)
+        "the report follows the key: a session of role B, one of role C (in a third region), one federation token",
+        followed["sessions"].as_array().map(Vec::len) == Some(2)
             && followed["sessions"][0]["session"] == pivot.userid.as_str()
+            && followed["sessions"][1]["session"] == far.userid.as_str()
+            && followed["regions"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r == FAR_REGION))
             && followed["tokens"].as_array().map(Vec::len) == Some(1)
             && followed["tokens"][0]["api"] == "GetFederationToken",
         serde_json::to_string(followed).unwrap_or_default(),
@@ -1482,6 +1505,20 @@ async fn drill_8_follow_the_stolen_key_into_role_b_and_a_federation_token() {
     c.check("the stolen key is refused", v.refused(), &v);
     c.denied(&cloud, "the attacker's session of role B", &pivot.creds)
         .await;
+    c.denied(
+        &cloud,
+        "the attacker's session of role C, assumed through a third region's STS endpoint",
+        &far.creds,
+    )
+    .await;
+    c.check(
+        "CloudTrail was read in the third region for the stolen key",
+        trail
+            .requests()
+            .iter()
+            .any(|(r, k)| r == FAR_REGION && k == &stolen.key),
+        format!("{:?}", trail.requests()),
+    );
     let fed = cloud.call(&federated).await;
     c.check(
         "the federation token minted by the stolen key does not work (fakecloud refuses federated sessions whatever the policies; drill 4 judges the user's deny for them with iam-simulate)",

@@ -244,3 +244,48 @@ async fn create_schedule_conflict_means_already_scheduled_and_other_errors_keep_
     assert_eq!(err.code, "AccessDeniedException");
     assert_eq!(err.operation, "CreateSchedule");
 }
+
+#[tokio::test]
+async fn describe_regions_lists_the_enabled_regions_and_keeps_the_aws_code() {
+    use aws_sdk_ec2::operation::describe_regions::DescribeRegionsOutput;
+    use aws_sdk_ec2::types::Region;
+    use session_revoker::aws::ec2::Ec2Client;
+    use session_revoker::aws::EnabledRegions;
+    let region = |name: &str, opt_in: &str| {
+        Region::builder()
+            .region_name(name)
+            .opt_in_status(opt_in)
+            .build()
+    };
+    // Only the account's enabled regions are asked for (AllRegions unset); one that is listed
+    // anyway as not opted in is left out: nothing can be called there.
+    let rule = mock!(aws_sdk_ec2::Client::describe_regions)
+        .match_requests(|r| r.all_regions().is_none() && r.region_names().is_empty())
+        .then_output(move || {
+            DescribeRegionsOutput::builder()
+                .regions(region("us-east-1", "opt-in-not-required"))
+                .regions(region("ap-southeast-2", "opt-in-not-required"))
+                .regions(region("af-south-1", "opted-in"))
+                .regions(region("me-south-1", "not-opted-in"))
+                .build()
+        });
+    let ec2 = Ec2Client(mock_client!(aws_sdk_ec2, [&rule]));
+    assert_eq!(
+        ec2.enabled_regions().await.unwrap(),
+        vec!["us-east-1", "ap-southeast-2", "af-south-1"]
+    );
+    assert_eq!(rule.num_calls(), 1);
+
+    let denied = mock!(aws_sdk_ec2::Client::describe_regions).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            403.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>1</RequestID></Response>",
+            ),
+        )
+    });
+    let ec2 = Ec2Client(mock_client!(aws_sdk_ec2, [&denied]));
+    let err = ec2.enabled_regions().await.unwrap_err();
+    assert_eq!(err.operation, "DescribeRegions");
+    assert_eq!(err.code, "UnauthorizedOperation");
+}

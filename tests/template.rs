@@ -50,6 +50,8 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
     ("ALLOWED_ACCOUNTS", Some("AllowedAccounts")),
     ("CHAIN_DEPTH", Some("ChainDepth")),
     ("CONTAIN_PERSISTENCE", Some("ContainPersistence")),
+    ("TRAIL_REGIONS", None),
+    ("PERSISTENCE_LOOKBACK", None),
     ("FOLLOW_UP_SCHEDULER_ROLE_ARN", None),
     ("VERIFY_FINDINGS", Some("VerifyFindings")),
     (

@@ -85,7 +85,20 @@ pub struct Config {
     /// The function's own name and region, from Lambda's `AWS_LAMBDA_FUNCTION_NAME` and
     /// `AWS_REGION` (not settings: Lambda sets them): the target of the next look's schedule.
     pub lambda_function: Option<LambdaFunction>,
+    /// `TRAIL_REGIONS`: the regions whose CloudTrail the follow-up reads (with the finding's
+    /// region and the global-events region); empty: every region enabled for the account
+    /// (`ec2:DescribeRegions`).
+    pub trail_regions: Vec<String>,
+    /// `PERSISTENCE_LOOKBACK`: days before the finding's `eventFirstSeen` the follow-up reads
+    /// the stolen key's events (persistence lives forever; sessions and tokens are read at least
+    /// 36 h back either way).
+    pub persistence_lookback_days: u32,
 }
+
+/// `PERSISTENCE_LOOKBACK` when unset, in days.
+pub const DEFAULT_PERSISTENCE_LOOKBACK_DAYS: u32 = 7;
+/// `LookupEvents` keeps 90 days of events.
+pub const MAX_PERSISTENCE_LOOKBACK_DAYS: u32 = 90;
 
 /// Where the function runs, as Lambda says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +137,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("VERIFY_FINDINGS", "false"),
     ("IDENTITY_CENTER_INSTANCE_ARN", ""),
     ("MAX_FINDING_AGE_HOURS", "36"),
+    ("TRAIL_REGIONS", ""),
+    ("PERSISTENCE_LOOKBACK", "7"),
 ];
 
 impl Config {
@@ -353,6 +368,33 @@ impl Config {
                 })?,
         };
 
+        let trail_regions: Vec<String> = get("TRAIL_REGIONS")
+            .map(|v| split_list(v).map(str::to_string).collect())
+            .unwrap_or_default();
+        if let Some(bad) = trail_regions.iter().find(|r| !crate::names::is_region(r)) {
+            return Err(invalid(
+                "TRAIL_REGIONS",
+                bad,
+                "expected region names separated by commas (us-east-1,eu-west-1)",
+            ));
+        }
+        let persistence_lookback_days = match get("PERSISTENCE_LOOKBACK") {
+            None => DEFAULT_PERSISTENCE_LOOKBACK_DAYS,
+            Some(v) => v
+                .strip_suffix('d')
+                .unwrap_or(v)
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PERSISTENCE_LOOKBACK_DAYS).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "PERSISTENCE_LOOKBACK",
+                        v,
+                        "expected whole days from 1 to 90 (CloudTrail's event history), e.g. 7 or 7d",
+                    )
+                })?,
+        };
+
         Ok(Self {
             sns_topic_arn,
             chat_topic_arn,
@@ -377,6 +419,8 @@ impl Config {
             identity_center_instance_arn,
             max_finding_age_hours,
             lambda_function: None,
+            trail_regions,
+            persistence_lookback_days,
         })
     }
 
@@ -475,6 +519,10 @@ mod tests {
             ("MAX_FINDING_AGE_HOURS", "12"),
             ("CHAIN_DEPTH", "deep"),
             ("CONTAIN_PERSISTENCE", "delete"),
+            ("TRAIL_REGIONS", "us-east-1,eu west 1"),
+            ("PERSISTENCE_LOOKBACK", "0"),
+            ("PERSISTENCE_LOOKBACK", "91d"),
+            ("PERSISTENCE_LOOKBACK", "a week"),
             ("FOLLOW_UP_SCHEDULER_ROLE_ARN", "scheduler"),
             (
                 "IDENTITY_CENTER_INSTANCE_ARN",
@@ -485,6 +533,20 @@ mod tests {
             assert_eq!(err.variable, name, "{err}");
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn trail_regions_and_persistence_lookback() {
+        let d = Config::default();
+        assert!(d.trail_regions.is_empty());
+        assert_eq!(d.persistence_lookback_days, 7);
+        let c = Config::from_vars(&vars(&[
+            ("TRAIL_REGIONS", " eu-west-1, ap-southeast-2 ,"),
+            ("PERSISTENCE_LOOKBACK", "90d"),
+        ]))
+        .unwrap();
+        assert_eq!(c.trail_regions, vec!["eu-west-1", "ap-southeast-2"]);
+        assert_eq!(c.persistence_lookback_days, 90);
     }
 
     #[test]

@@ -43,6 +43,10 @@ fn record(
     let role_arn = format!("arn:aws:iam::111122223333:role{path}{role}");
     let source = if name.starts_with("Assume") || name.ends_with("Token") {
         "sts.amazonaws.com"
+    } else if name == "RunInstances" {
+        "ec2.amazonaws.com"
+    } else if name.contains("Function") {
+        "lambda.amazonaws.com"
     } else {
         "iam.amazonaws.com"
     };
@@ -54,19 +58,35 @@ fn record(
         "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
         "eventID": "00000000-0000-4000-8000-000000000001",
         "requestParameters": {"roleArn": role_arn, "roleSessionName": session, "userName": user,
-            "roleName": role, "policyName": policy_name, "name": session},
+            "roleName": role, "policyName": policy_name, "name": session,
+            // Issue 21's kinds: every name they carry is the attacker's too.
+            "groupName": role, "accessKeyId": new_key, "status": "Active", "versionId": policy_name,
+            "policyArn": format!("arn:aws:iam::111122223333:policy/{policy_name}"),
+            "sAMLProviderArn": format!("arn:aws:iam::111122223333:saml-provider/{session}"),
+            "openIDConnectProviderArn": format!("arn:aws:iam::111122223333:oidc-provider/{path}"),
+            "serialNumber": format!("arn:aws:iam::111122223333:mfa/{session}"),
+            "targetPrincipal": user, "functionName": session, "role": role_arn,
+            "iamInstanceProfile": {"name": policy_name}},
         "responseElements": {
             "credentials": {"accessKeyId": new_key},
             "assumedRoleUser": {"assumedRoleId": format!("AROADEPLOYROLE000001:{session}"),
                 "arn": format!("arn:aws:sts::111122223333:assumed-role/{role}/{session}")},
             "accessKey": {"userName": user, "accessKeyId": new_key},
             "federatedUser": {"federatedUserId": format!("111122223333:{session}")},
-            "user": {"userName": user}
+            "user": {"userName": user},
+            "policyVersion": {"versionId": policy_name},
+            "sAMLProviderArn": format!("arn:aws:iam::111122223333:saml-provider/{role}"),
+            "openIDConnectProviderArn": format!("arn:aws:iam::111122223333:oidc-provider/{role}"),
+            "sSHPublicKey": {"sSHPublicKeyId": new_key},
+            "serviceSpecificCredential": {"serviceSpecificCredentialId": new_key},
+            "certificate": {"certificateId": new_key},
+            "virtualMFADevice": {"serialNumber": format!("arn:aws:iam::111122223333:mfa/{path}")},
+            "instancesSet": {"items": [{"instanceId": session}]}
         }
     })
 }
 
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 33] = [
     "AssumeRole",
     "AssumeRoleWithSAML",
     "GetSessionToken",
@@ -79,6 +99,27 @@ const NAMES: [&str; 12] = [
     "UpdateAssumeRolePolicy",
     "PutRolePolicy",
     "AddRoleToInstanceProfile",
+    "UpdateAccessKey",
+    "CreatePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "AddUserToGroup",
+    "PutGroupPolicy",
+    "AttachGroupPolicy",
+    "CreateSAMLProvider",
+    "UpdateSAMLProvider",
+    "CreateOpenIDConnectProvider",
+    "AddClientIDToOpenIDConnectProvider",
+    "UploadSSHPublicKey",
+    "CreateServiceSpecificCredential",
+    "UploadSigningCertificate",
+    "CreateVirtualMFADevice",
+    "EnableMFADevice",
+    "AssumeRoot",
+    "RunInstances",
+    "CreateFunction20150331",
+    "UpdateFunctionConfiguration20150331v2",
+    "AttachUserPolicy",
+    "UpdateLoginProfile",
 ];
 
 proptest! {
@@ -112,7 +153,10 @@ proptest! {
                     // Commands are built only from validated names: nothing a shell would
                     // read as more than one word or a substitution.
                     prop_assert!(!c.contains('$') && !c.contains('`') && !c.contains(';') && !c.contains('\n'), "{c}");
+                    prop_assert!(!c.contains('"') && !c.contains('\'') && !c.contains('|') && !c.contains('&'), "{c}");
+                    prop_assert!(!c.contains(" -rf") && !c.contains("(id)"), "{c}");
                 }
+                prop_assert!(!p.what.describe().contains('\n'));
                 if let Persistence::AccessKey { access_key_id, .. } = &p.what {
                     prop_assert!(access_key_id.bytes().all(|b| b.is_ascii_alphanumeric()));
                 }
@@ -173,4 +217,16 @@ fn the_same_records_with_plain_names_are_read() {
     assert!(matches!(plain("AssumeRole"), Observed::Session(_)));
     assert!(matches!(plain("CreateAccessKey"), Observed::Persistence(_)));
     assert!(matches!(plain("PutUserPolicy"), Observed::Persistence(_)));
+    // Issue 21's kinds, with plain names, are read too (the property is not vacuous for them).
+    for name in [
+        "UpdateAccessKey",
+        "AddUserToGroup",
+        "PutGroupPolicy",
+        "CreateSAMLProvider",
+        "EnableMFADevice",
+        "UploadSSHPublicKey",
+        "CreateFunction20150331",
+    ] {
+        assert!(matches!(plain(name), Observed::Persistence(_)), "{name}");
+    }
 }

@@ -1,6 +1,6 @@
 //! EC2 instance-profile associations through `aws_sdk_ec2`.
 
-use super::{AwsResult, Ec2, ProfileAssociation};
+use super::{AwsResult, Ec2, EnabledRegions, ProfileAssociation};
 use crate::error::from_sdk;
 use crate::model::AssociationState;
 use aws_sdk_ec2::types::{Filter, IamInstanceProfileSpecification};
@@ -117,6 +117,27 @@ impl Ec2 for Ec2Client {
                 .and_then(|a| a.association_id())
                 .unwrap_or_default()
                 .to_string())
+        }
+        .boxed()
+    }
+}
+
+impl EnabledRegions for Ec2Client {
+    fn enabled_regions(&self) -> BoxFuture<'_, AwsResult<Vec<String>>> {
+        async move {
+            // AllRegions unset: only the regions enabled for the account.
+            let out = self
+                .0
+                .describe_regions()
+                .send()
+                .await
+                .map_err(|e| from_sdk("DescribeRegions", e))?;
+            Ok(out
+                .regions()
+                .iter()
+                .filter(|r| r.opt_in_status() != Some("not-opted-in"))
+                .filter_map(|r| r.region_name().map(str::to_string))
+                .collect())
         }
         .boxed()
     }

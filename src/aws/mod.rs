@@ -166,6 +166,15 @@ pub trait Ec2: Send + Sync {
     ) -> BoxFuture<'a, AwsResult<String>>;
 }
 
+/// The regions enabled for the account (`ec2:DescribeRegions`): the follow-up reads the stolen
+/// key's CloudTrail events in each, since STS calls to a regional endpoint are recorded in that
+/// region and the caller picks the endpoint.
+pub trait EnabledRegions: Send + Sync {
+    /// Region names, the account's enabled ones only (opt-in regions not opted into are left
+    /// out: nothing can be called there).
+    fn enabled_regions(&self) -> BoxFuture<'_, AwsResult<Vec<String>>>;
+}
+
 /// One page of `LookupEvents` for one access key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventsPage {

@@ -24,61 +24,68 @@ use crate::policy;
 use futures::FutureExt;
 use revoker_core::follow::{
     self, guard_from_config, lookup_window, next_look, reach_from_config, ChainWalk, FollowOptions,
-    FollowPlan, KeyToFollow, LookedUpEvent, Lookup, LookupWindow, SessionStep, TokenStep,
+    FollowPlan, Lookback, LookupWindow, ManualAction, SessionStep, TokenStep,
 };
 use revoker_core::names::parse_utc;
 use revoker_core::report::{FollowUpReport, NextLookLine};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-/// `LookupEvents` pages read per key and region at most (50 events each): a key with more
-/// history than this in the window is read in part, and the report says so.
-const MAX_PAGES: usize = 20;
-/// Time a look-up needs left in the invocation before it starts (a page, and the report).
-const LOOKUP_NEEDS: Duration = Duration::from_secs(3);
-
-/// Spaces `LookupEvents` calls to CloudTrail's 2 requests per second per account and region,
-/// across the incidents and invocations of one container (the SDK's retries with backoff handle
-/// throttling beyond it: other containers ask too).
-#[derive(Default)]
-struct Pacer {
-    last: Mutex<HashMap<(String, String), Instant>>,
-}
-
-impl Pacer {
-    async fn wait(&self, account: &str, region: &str) {
-        let gap = Duration::from_millis(1000 / u64::from(follow::window::LOOKUP_EVENTS_PER_SECOND));
-        let wait = {
-            let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-            let now = Instant::now();
-            let key = (account.to_string(), region.to_string());
-            let next = last.get(&key).map_or(now, |t| (*t + gap).max(now));
-            last.insert(key, next);
-            next - now
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-}
+mod lookup;
 
 /// The time the finding's principal was contained, from its own actions: the latest cutoff of a
 /// deny in place (written, would be written, or already there), or now for a deactivated key.
-/// `None`: not contained, so nothing is followed (the invocation fails and is retried).
 fn contained_at(actions: &[ActionOutcome], now: OffsetDateTime) -> Option<OffsetDateTime> {
+    latest_cutoff(
+        actions,
+        &[Status::Done, Status::WouldDo, Status::AlreadyCovered],
+        now,
+    )
+}
+
+/// Whether the follow-up runs, and from which containment the next look is timed (`None`
+/// inside: only the follow-up's own revocations time it).
+///
+/// - A failed action: no (the invocation fails and is retried; the retry follows).
+/// - The principal contained: yes, from its containment.
+/// - The finding's own role is protected (or otherwise left to a person by a revocation that
+///   could not be written): yes, its key may have reached elsewhere; from `eventLastSeen`
+///   (fixed by the payload, so the re-run does not schedule itself forever).
+/// - The scheduled next look of a finding archived since (by an analyst, or by the attacker
+///   with `guardduty:ArchiveFindings`): yes, the look does not depend on the archive flag.
+fn follow_from(
+    incident: &Incident,
+    actions: &[ActionOutcome],
+    now: OffsetDateTime,
+) -> Option<Option<OffsetDateTime>> {
     if actions.iter().any(|a| a.status == Status::Failed) {
         return None;
     }
+    if let Some(at) = contained_at(actions, now) {
+        return Some(Some(at));
+    }
+    let left_to_a_person = incident.severity.is_some()
+        && actions.iter().any(|a| {
+            a.status == Status::ManualActionRequired
+                && matches!(
+                    a.action,
+                    ActionKind::RevokeRoleSessions | ActionKind::RevokeSessions
+                )
+        });
+    if left_to_a_person {
+        return Some(incident.event_last_seen);
+    }
+    (incident.archived && super::next_look::is_rerun()).then_some(None)
+}
+
+/// The latest cutoff (or key deactivation: `now`) of the actions in `statuses`.
+fn latest_cutoff(
+    actions: &[ActionOutcome],
+    statuses: &[Status],
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
     actions
         .iter()
-        .filter(|a| {
-            matches!(
-                a.status,
-                Status::Done | Status::WouldDo | Status::AlreadyCovered
-            )
-        })
+        .filter(|a| statuses.contains(&a.status))
         .filter_map(|a| match a.action {
             ActionKind::RevokeRoleSessions
             | ActionKind::RevokeSessions
@@ -87,6 +94,42 @@ fn contained_at(actions: &[ActionOutcome], now: OffsetDateTime) -> Option<Offset
             _ => None,
         })
         .max()
+}
+
+/// The account's regions could not be listed: the finding's keys were read only in the
+/// finding's region and the global-events region; a person reads the others.
+fn unlisted_regions(
+    start: &[String],
+    account: &str,
+    window: &LookupWindow,
+    why: &str,
+) -> ManualAction {
+    let keys: Vec<&str> = start
+        .iter()
+        .map(String::as_str)
+        .filter(|k| follow::event::is_access_key_id(k))
+        .collect();
+    let mut commands = vec![format!(
+        "# in account {account}: the regions enabled there, then for each region R and key K:"
+    )];
+    commands.push("aws ec2 describe-regions --query 'Regions[].RegionName' --output text".into());
+    commands.extend(keys.iter().map(|k| {
+        format!(
+            "aws cloudtrail lookup-events --region R --lookup-attributes AttributeKey=AccessKeyId,AttributeValue={k} --start-time {} --end-time {}",
+            revoker_core::names::format_utc(window.start),
+            revoker_core::names::format_utc(window.end)
+        )
+    }));
+    ManualAction {
+        kind: ActionKind::Triage,
+        target: format!("CloudTrail of the other regions of account {account}"),
+        reason: format!(
+            "the account's regions could not be listed ({why}): only {} were read; what the stolen key did elsewhere is unknown",
+            window.regions.join(", ")
+        ),
+        commands,
+        not_contained: false,
+    }
 }
 
 /// The incident for the sessions of one role the followed keys created: the finding's own
@@ -105,8 +148,16 @@ fn role_incident(
         principal_id: Some(steps[0].session.assumed_role_id.clone()),
         access_key_id: steps[0].session.session_key.clone(),
     };
+    // The same session name used twice is one `aws:userid` (two keys): denied once.
+    let mut seen = vec![steps[0].session.assumed_role_id.as_str()];
     incident.recent_credentials = steps[1..]
         .iter()
+        .filter(|s| {
+            let id = s.session.assumed_role_id.as_str();
+            let new = !seen.contains(&id);
+            seen.push(id);
+            new
+        })
         .map(|s| StolenCredential {
             access_key_id: s.session.session_key.clone(),
             principal_id: Some(s.session.assumed_role_id.clone()),
@@ -122,6 +173,9 @@ fn role_incident(
         .and_then(|t| t.into_iter().max());
     incident.instance_id = None;
     incident.requested_session = None;
+    // These sessions are not the finding: a finding archived since (the scheduled look) does
+    // not make them skipped.
+    incident.archived = false;
     incident
 }
 
@@ -168,7 +222,7 @@ impl Responder {
             return None;
         }
         let now = self.clock.now();
-        let contained_at = contained_at(own_actions, now)?;
+        let contained_at = follow_from(incident, own_actions, now)?;
         let identity = self.accounts.identity().await;
         let finding_account = match (&incident.account, &identity) {
             (Some(a), _) => a.clone(),
@@ -179,7 +233,14 @@ impl Responder {
             .as_ref()
             .map(|id| id.role_name.clone())
             .map_err(|e| e.to_string());
-        let window = lookup_window(incident.event_first_seen, incident.region.as_deref(), now);
+        let regions = lookup::other_regions(config, self.accounts.as_ref()).await;
+        let mut window = lookup_window(
+            incident.event_first_seen,
+            incident.region.as_deref(),
+            regions.as_deref().unwrap_or_default(),
+            Lookback::days(config.persistence_lookback_days),
+            now,
+        );
         let options = FollowOptions {
             finding_account: finding_account.clone(),
             depth: config.chain_depth,
@@ -191,13 +252,10 @@ impl Responder {
         let guard = guard_from_config(config, &responder_role);
 
         let finding = incident.finding_id.as_deref().unwrap_or("manual");
-        // One pacer for the whole container: CloudTrail's limit is per account and region,
-        // whatever incident or invocation asks.
-        static PACER: std::sync::OnceLock<Pacer> = std::sync::OnceLock::new();
-        let pacer = PACER.get_or_init(Pacer::default);
         let mut walk = ChainWalk::new(&start, &options);
         while let Some(key) = walk.next_key(&reach) {
-            let found = self.lookup_key(&key, &window, finding, pacer, ctx).await;
+            let found =
+                lookup::lookup_key(self.accounts.as_ref(), &key, &window, finding, ctx).await;
             walk.record(key, found, &reach, &guard);
         }
         let plan = walk.finish();
@@ -222,7 +280,17 @@ impl Responder {
         self.revoke_tokens(incident, &plan, ctx, &mut actions).await;
         self.deactivate_created_keys(incident, &plan, ctx, &mut actions)
             .await;
-        for m in plan.manual_actions() {
+        let mut manual = plan.manual_actions();
+        manual.extend(plan.leftovers(&window));
+        if let Err(why) = &regions {
+            // Not "nothing found": the regions not read are a person's.
+            window.note = Some(format!(
+                "the account's other regions were not read ({why}): read only {}",
+                window.regions.join(", ")
+            ));
+            manual.push(unlisted_regions(&start, &finding_account, &window, why));
+        }
+        for m in manual {
             // A session or user the function should reach but cannot stays the attacker's:
             // not contained, like a finding whose own account cannot be reached (the
             // invocation fails, the alarm fires); outside ALLOWED_ACCOUNTS or protected is a
@@ -243,7 +311,14 @@ impl Responder {
             actions.push(a);
         }
 
-        let next = match next_look(&window, contained_at) {
+        // Sessions revoked by the follow-up itself need their own look after their own
+        // revocation (their sessions' events arrive as late as any).
+        let contained_at = contained_at.max(latest_cutoff(
+            &actions,
+            &[Status::Done, Status::WouldDo],
+            now,
+        ));
+        let next = match contained_at.and_then(|at| next_look(&window, at)) {
             None => NextLookLine::none(),
             Some(next) => NextLookLine::pending(next),
         };
@@ -251,73 +326,6 @@ impl Responder {
             actions,
             FollowUpReport::new(&plan, &window, config.chain_depth, next),
         ))
-    }
-
-    /// Every event of `key` in the window, from each region of the window, in the key's account.
-    async fn lookup_key(
-        &self,
-        key: &KeyToFollow,
-        window: &LookupWindow,
-        finding: &str,
-        pacer: &Pacer,
-        ctx: &Ctx,
-    ) -> Lookup {
-        let access = match self.accounts.access(&key.account, finding).await {
-            Ok(a) => a,
-            Err(u) => return Lookup::Unavailable(format!("account {}: {}", u.account, u.reason)),
-        };
-        let mut events: Vec<LookedUpEvent> = Vec::new();
-        let mut problems: Vec<String> = Vec::new();
-        for region in &window.regions {
-            let Some(history) = access.event_history(region) else {
-                problems.push(format!(
-                    "{region}: CloudTrail cannot be read in this account"
-                ));
-                continue;
-            };
-            let mut token: Option<String> = None;
-            for page in 0.. {
-                if page == MAX_PAGES {
-                    problems.push(format!(
-                        "{region}: more than {} events, only the first {MAX_PAGES} pages read",
-                        MAX_PAGES * 50
-                    ));
-                    break;
-                }
-                if !ctx.budget.can_start(LOOKUP_NEEDS + super::settle::RESERVE) {
-                    problems.push(format!(
-                        "{region}: the invocation's time ran out (the next look reads it)"
-                    ));
-                    break;
-                }
-                pacer.wait(&key.account, region).await;
-                match history
-                    .lookup_events_by_key(&key.access_key_id, window.start, window.end, token)
-                    .await
-                {
-                    Ok(p) => {
-                        events.extend(p.events);
-                        token = p.next_token;
-                        if token.is_none() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(key = %key.access_key_id, region = %region, code = %e.code, "LookupEvents failed");
-                        problems.push(format!("{region}: LookupEvents {}: {}", e.code, e.message));
-                        break;
-                    }
-                }
-            }
-        }
-        if events.is_empty() && !problems.is_empty() {
-            return Lookup::Unavailable(problems.join("; "));
-        }
-        if !problems.is_empty() {
-            // What was read is acted on; what was not is said, and the next look reads it.
-            tracing::warn!(key = %key.access_key_id, problems = %problems.join("; "), "look-up incomplete");
-        }
-        Lookup::Events(events)
     }
 
     /// The sessions to revoke, one incident per role through the same path as a finding's own
@@ -357,10 +365,12 @@ impl Responder {
                 Triage::Done(action) => vec![self.execute(action, None, ctx).await],
                 Triage::User(_) => Vec::new(),
             };
-            let sessions: Vec<&str> = steps
-                .iter()
-                .map(|s| s.session.assumed_role_id.as_str())
-                .collect();
+            let mut sessions: Vec<&str> = Vec::new();
+            for s in &steps {
+                if !sessions.contains(&s.session.assumed_role_id.as_str()) {
+                    sessions.push(&s.session.assumed_role_id);
+                }
+            }
             for mut o in outcomes {
                 o.facts
                     .insert("found_by", "following the stolen key".into());

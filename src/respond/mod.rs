@@ -79,10 +79,12 @@ impl Responder {
             .into_iter()
             .map(|(index, item)| self.process_item(index, item, &ctx, &pending).boxed())
             .collect();
-        let results: Vec<Option<IncidentReport>> = futures::stream::iter(work)
-            .buffered(CONCURRENCY)
-            .collect()
-            .await;
+        // A scheduled next look follows the key even if the finding was archived since.
+        let results: Vec<Option<IncidentReport>> = next_look::scoped(
+            payload,
+            futures::stream::iter(work).buffered(CONCURRENCY).collect(),
+        )
+        .await;
         let mut results = results;
         settle::settle(&pending, &ctx, &mut results).await;
         let mut incidents = Vec::new();

@@ -12,6 +12,72 @@ use time::OffsetDateTime;
 /// EventBridge Scheduler's limit for a target's input (the payload of the re-run).
 const MAX_SCHEDULE_INPUT: usize = 256 * 1024;
 
+/// The key the schedule adds to the payload it runs again: the re-run is the scheduled look, so
+/// it follows the stolen key even if the finding was archived in between (by an analyst, or by
+/// the attacker with `guardduty:ArchiveFindings`). It grants nothing a caller of the function
+/// could not ask for anyway (a manual request revokes by name); it decides nothing about
+/// scheduling (the cutoffs IAM holds do).
+pub const NEXT_LOOK_KEY: &str = "sessionRevokerNextLook";
+
+tokio::task_local! {
+    /// Set while a payload carrying [`NEXT_LOOK_KEY`] is handled.
+    static RERUN: bool;
+}
+
+/// Whether the payload being handled is a scheduled next look.
+pub(super) fn is_rerun() -> bool {
+    RERUN.try_with(|r| *r).unwrap_or(false)
+}
+
+/// Runs `f` knowing whether `payload` is a scheduled next look.
+pub(super) async fn scoped<F: std::future::Future>(payload: &serde_json::Value, f: F) -> F::Output {
+    let rerun = payload.get(NEXT_LOOK_KEY).is_some();
+    RERUN.scope(rerun, f).await
+}
+
+/// The payload without the marker (what a re-delivery of the original would hash to).
+fn without_marker(payload: &serde_json::Value) -> serde_json::Value {
+    let mut p = payload.clone();
+    if let Some(obj) = p.as_object_mut() {
+        obj.remove(NEXT_LOOK_KEY);
+    }
+    p
+}
+
+/// The schedule's input: the payload with the marker. A findings array or a bare finding is
+/// carried as `{"Findings": [...]}`, which reads the same; a manual request is left as it is
+/// (never archived: it needs no marker).
+fn with_marker(payload: &serde_json::Value, at: OffsetDateTime) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let marked = |mut obj: serde_json::Map<String, Value>| {
+        obj.insert(NEXT_LOOK_KEY.into(), Value::String(format_utc(at)));
+        Value::Object(obj)
+    };
+    match payload {
+        Value::Array(list) => marked(
+            json!({"Findings": list})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        Value::Object(obj) if obj.contains_key("action") => payload.clone(),
+        Value::Object(obj)
+            if obj.contains_key("detail")
+                || obj.contains_key("Findings")
+                || obj.contains_key("findings") =>
+        {
+            marked(obj.clone())
+        }
+        Value::Object(_) => marked(
+            json!({"Findings": [payload]})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// A schedule name per payload and look: `session-revoker-<hash>-<unix time>`, within
 /// Scheduler's 64 characters of `[0-9a-zA-Z-_.]`. FNV-1a: stable across builds and processes,
 /// so a re-delivered event finds the schedule its first delivery created (`ConflictException`).
@@ -63,7 +129,9 @@ impl Responder {
         else {
             return;
         };
-        let input = payload.to_string();
+        let original = without_marker(payload);
+        let name_from = original.to_string();
+        let input = with_marker(&original, at).to_string();
         let identity = self.accounts.identity().await;
         let target = identity
             .as_ref()
@@ -93,7 +161,7 @@ impl Responder {
             ),
             (Some(role_arn), Some(target_arn), Some(scheduler)) => {
                 let schedule = crate::aws::OneTimeSchedule {
-                    name: schedule_name(&input, at),
+                    name: schedule_name(&name_from, at),
                     at,
                     target_arn,
                     role_arn: role_arn.clone(),

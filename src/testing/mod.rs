@@ -413,6 +413,17 @@ pub struct MemoryAccounts {
     unreachable: BTreeSet<String>,
     trails: BTreeMap<String, Arc<MemoryTrail>>,
     scheduler: Option<Arc<MemoryScheduler>>,
+    regions: Option<Arc<MemoryRegions>>,
+}
+
+/// The regions enabled for the account, or the error `DescribeRegions` answers.
+#[derive(Debug)]
+pub struct MemoryRegions(pub Result<Vec<String>, AwsError>);
+
+impl crate::aws::EnabledRegions for MemoryRegions {
+    fn enabled_regions(&self) -> BoxFuture<'_, AwsResult<Vec<String>>> {
+        futures::future::ready(self.0.clone()).boxed()
+    }
 }
 
 impl MemoryAccounts {
@@ -429,6 +440,7 @@ impl MemoryAccounts {
             unreachable: BTreeSet::new(),
             trails: BTreeMap::new(),
             scheduler: None,
+            regions: None,
         }
     }
 
@@ -448,6 +460,12 @@ impl MemoryAccounts {
         self
     }
 
+    /// What `DescribeRegions` answers in the responder's account.
+    pub fn with_regions(mut self, regions: Result<Vec<String>, AwsError>) -> Self {
+        self.regions = Some(Arc::new(MemoryRegions(regions)));
+        self
+    }
+
     pub fn with_unreachable(mut self, account: &str) -> Self {
         self.unreachable.insert(account.to_string());
         self
@@ -455,6 +473,12 @@ impl MemoryAccounts {
 }
 
 impl Accounts for MemoryAccounts {
+    fn regions(&self) -> Option<Arc<dyn crate::aws::EnabledRegions>> {
+        self.regions
+            .clone()
+            .map(|r| r as Arc<dyn crate::aws::EnabledRegions>)
+    }
+
     fn scheduler(&self) -> Option<Arc<dyn crate::aws::Schedules>> {
         self.scheduler
             .clone()

@@ -20,6 +20,10 @@ pub struct MemoryTrail {
     pub lookups: Mutex<Vec<(String, String)>>,
     /// Fail every look-up with this error.
     pub fail: Mutex<Option<AwsError>>,
+    /// Fail the look-ups of one region with this error.
+    pub fail_in: Mutex<std::collections::HashMap<String, AwsError>>,
+    /// Events per page (`None`: every event in one page), to drive pagination and its cap.
+    pub page_size: Mutex<Option<usize>>,
 }
 
 impl MemoryTrail {
@@ -65,17 +69,23 @@ impl EventHistory for RegionView {
         access_key_id: &'a str,
         _start: OffsetDateTime,
         _end: OffsetDateTime,
-        _next_token: Option<String>,
+        next_token: Option<String>,
     ) -> BoxFuture<'a, AwsResult<EventsPage>> {
         let t = &self.trail;
         t.lookups
             .lock()
             .unwrap()
             .push((self.region.clone(), access_key_id.to_string()));
-        let result = match t.fail.lock().unwrap().clone() {
+        let failure = t
+            .fail
+            .lock()
+            .unwrap()
+            .clone()
+            .or_else(|| t.fail_in.lock().unwrap().get(&self.region).cloned());
+        let result = match failure {
             Some(e) => Err(e),
-            None => Ok(EventsPage {
-                events: t
+            None => {
+                let all: Vec<LookedUpEvent> = t
                     .events
                     .lock()
                     .unwrap()
@@ -84,9 +94,15 @@ impl EventHistory for RegionView {
                         *r == self.region && e.access_key_id.as_deref() == Some(access_key_id)
                     })
                     .map(|(_, e)| e.clone())
-                    .collect(),
-                next_token: None,
-            }),
+                    .collect();
+                let from: usize = next_token.and_then(|t| t.parse().ok()).unwrap_or(0);
+                let size = t.page_size.lock().unwrap().unwrap_or(usize::MAX);
+                let to = from.saturating_add(size).min(all.len());
+                Ok(EventsPage {
+                    events: all[from.min(to)..to].to_vec(),
+                    next_token: (to < all.len()).then(|| to.to_string()),
+                })
+            }
         };
         futures::future::ready(result).boxed()
     }

@@ -1,10 +1,11 @@
 //! The breadth-first walk over the attacker's credentials, and the decision for each thing found.
 
-use super::commands::{session_commands, undo_commands, user_commands};
+use super::commands::{session_commands, user_commands};
 use super::event::{
     is_access_key_id, observe, AssumedSession, EventRef, MintedToken, Observed, Persistence,
     PersistenceEvent,
 };
+use super::persistence::undo_commands;
 use super::steps::*;
 use super::{Lookup, Reach};
 use crate::config::{Config, RevokeScope};
@@ -82,7 +83,9 @@ pub struct ChainWalk<'o> {
     plan: FollowPlan,
     queued: BTreeSet<String>,
     seen_events: BTreeSet<String>,
-    seen_sessions: BTreeSet<String>,
+    /// (`aws:userid`, session key): one session. The same name with another key is another
+    /// session, whose key is followed too.
+    seen_sessions: BTreeSet<(String, Option<String>)>,
     queue: VecDeque<KeyToFollow>,
 }
 
@@ -145,8 +148,9 @@ impl<'o> ChainWalk<'o> {
     ) {
         let options = self.options;
         let plan = &mut self.plan;
-        let events = match found {
-            Lookup::Events(events) => events,
+        let (events, unread) = match found {
+            Lookup::Events(events) => (events, Vec::new()),
+            Lookup::Partial { events, unread } => (events, unread),
             Lookup::Unavailable(why) => {
                 plan.keys.push(KeyVisit {
                     visit: Visit::Unavailable(why),
@@ -171,7 +175,13 @@ impl<'o> ChainWalk<'o> {
             let depth = key.depth + 1;
             match observed {
                 Observed::Session(session) => {
-                    if !self.seen_sessions.insert(session.assumed_role_id.clone()) {
+                    // The same session name twice (two AssumeRole calls) is one `aws:userid`
+                    // but two keys: every key is followed; the revocation is de-duplicated
+                    // where it is written (`FollowPlan::revocations_by_role`).
+                    if !self
+                        .seen_sessions
+                        .insert((session.assumed_role_id.clone(), session.session_key.clone()))
+                    {
                         continue;
                     }
                     if let Some(k) = &session.session_key {
@@ -196,10 +206,23 @@ impl<'o> ChainWalk<'o> {
                         .push(token_step(token, &key, depth, options, reach, guard));
                 }
                 Observed::Persistence(event) => {
-                    if let Persistence::AccessKey { access_key_id, .. } = &event.what {
+                    // Credentials the attacker holds: a key it created (it has the secret), a
+                    // root session it opened (in the target account).
+                    let held = match &event.what {
+                        Persistence::AccessKey { access_key_id, .. } => Some((
+                            access_key_id,
+                            event.account.clone().unwrap_or_else(|| key.account.clone()),
+                        )),
+                        Persistence::RootSession {
+                            account,
+                            access_key_id: Some(k),
+                        } => Some((k, account.clone())),
+                        _ => None,
+                    };
+                    if let Some((k, account)) = held {
                         next.push(KeyToFollow {
-                            access_key_id: access_key_id.clone(),
-                            account: event.account.clone().unwrap_or_else(|| key.account.clone()),
+                            access_key_id: k.clone(),
+                            account,
                             depth,
                         });
                     }
@@ -211,13 +234,19 @@ impl<'o> ChainWalk<'o> {
                 Observed::Other => {}
             }
         }
-        plan.keys.push(KeyVisit {
-            visit: Visit::Read {
+        let visit = if unread.is_empty() {
+            Visit::Read {
                 events: events.len(),
                 relevant,
-            },
-            key,
-        });
+            }
+        } else {
+            Visit::Partial {
+                events: events.len(),
+                relevant,
+                unread,
+            }
+        };
+        plan.keys.push(KeyVisit { visit, key });
         for k in next {
             if self.queued.insert(k.access_key_id.clone()) {
                 self.queue.push_back(k);
@@ -343,8 +372,8 @@ fn persistence_step(
             format!("# in account {account}, with credentials of that account:"),
         );
     }
-    let containment = match (&event.what, options.contain) {
-        (Persistence::AccessKey { user, .. }, ContainPersistence::Contain) => {
+    let containment = match (event.what.live_key(), options.contain) {
+        (Some((user, _)), ContainPersistence::Contain) => {
             if let Some(reason) = guard(&WriteTarget::User {
                 account,
                 name: user,
@@ -361,7 +390,7 @@ fn persistence_step(
                 }
             }
         }
-        (Persistence::AccessKey { .. }, ContainPersistence::Report) => Containment::ListOnly {
+        (Some(_), ContainPersistence::Report) => Containment::ListOnly {
             reason: "CONTAIN_PERSISTENCE=report: listed, not deactivated".into(),
         },
         _ => Containment::ListOnly {

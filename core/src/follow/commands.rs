@@ -1,8 +1,11 @@
 //! The exact commands a person runs (or that undo what the attacker did), built only from
 //! names validated in [`super::event`].
 
-use super::event::{AssumedSession, EventRef, MintedToken, Persistence};
+use super::event::{AssumedSession, EventRef, MintedToken};
+use super::steps::KeyToFollow;
+use super::window::LookupWindow;
 use crate::config::RevokeScope;
+use crate::names::format_utc;
 use crate::policy::{self, RevocationPolicy, SessionRevocations};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -68,83 +71,24 @@ pub(super) fn user_commands(token: &MintedToken, cutoff: OffsetDateTime) -> Vec<
     ]
 }
 
-/// The exact commands that undo one persistence event (names validated in [`super::event`]).
-pub fn undo_commands(what: &Persistence) -> (Vec<String>, Option<String>) {
-    match what {
-        Persistence::AccessKey { user, access_key_id } => (
-            vec![format!(
-                "aws iam update-access-key --user-name {user} --access-key-id {access_key_id} --status Inactive"
-            )],
-            Some("deactivated, not deleted: keep it as evidence, delete it (aws iam delete-access-key) after the investigation".into()),
-        ),
-        Persistence::User { user } => (
-            vec![
-                format!("aws iam list-access-keys --user-name {user}"),
-                format!("aws iam delete-login-profile --user-name {user}"),
-                format!("aws iam list-attached-user-policies --user-name {user}"),
-                format!("aws iam list-user-policies --user-name {user}"),
-                format!("aws iam delete-user --user-name {user}"),
-            ],
-            Some("delete-user fails until the user's keys, login profile, policies, group memberships and MFA devices are removed".into()),
-        ),
-        Persistence::LoginProfile { user } => (
-            vec![format!("aws iam delete-login-profile --user-name {user}")],
-            None,
-        ),
-        Persistence::LoginProfileUpdated { user } => (
-            vec![format!("aws iam delete-login-profile --user-name {user}")],
-            Some("the previous password cannot be restored: remove console access, then let the owner set a new password".into()),
-        ),
-        Persistence::UserPolicyAttached { user, policy_arn } => (
-            vec![format!(
-                "aws iam detach-user-policy --user-name {user} --policy-arn {policy_arn}"
-            )],
-            None,
-        ),
-        Persistence::UserInlinePolicy { user, policy_name } => (
-            vec![format!(
-                "aws iam delete-user-policy --user-name {user} --policy-name {policy_name}"
-            )],
-            Some("if a policy of that name existed before, the attacker replaced it: restore its earlier document from AWS Config or IaC".into()),
-        ),
-        Persistence::Role { role } => (
-            vec![
-                format!("aws iam list-attached-role-policies --role-name {role}"),
-                format!("aws iam list-role-policies --role-name {role}"),
-                format!("aws iam list-instance-profiles-for-role --role-name {role}"),
-                format!("aws iam delete-role --role-name {role}"),
-            ],
-            Some("delete-role fails until the role's policies and instance profiles are removed".into()),
-        ),
-        Persistence::TrustPolicyUpdated { role } => (
-            vec![format!(
-                "aws iam update-assume-role-policy --role-name {role} --policy-document file://trust-before.json"
-            )],
-            Some("the earlier trust policy is not in the event: take it from AWS Config or IaC".into()),
-        ),
-        Persistence::RolePolicyAttached { role, policy_arn } => (
-            vec![format!(
-                "aws iam detach-role-policy --role-name {role} --policy-arn {policy_arn}"
-            )],
-            None,
-        ),
-        Persistence::RoleInlinePolicy { role, policy_name } => (
-            vec![format!(
-                "aws iam delete-role-policy --role-name {role} --policy-name {policy_name}"
-            )],
-            Some("if a policy of that name existed before, the attacker replaced it: restore its earlier document from AWS Config or IaC".into()),
-        ),
-        Persistence::InstanceProfile { profile } => (
-            vec![format!(
-                "aws iam delete-instance-profile --instance-profile-name {profile}"
-            )],
-            Some("delete-instance-profile fails while a role is in the profile".into()),
-        ),
-        Persistence::RoleAddedToProfile { profile, role } => (
-            vec![format!(
-                "aws iam remove-role-from-instance-profile --instance-profile-name {profile} --role-name {role}"
-            )],
-            Some("instances already associated with the profile keep their current credentials until revoked".into()),
-        ),
-    }
+/// The look-up a person runs for a key whose events were not (all) read: one command per
+/// region, in the key's account.
+pub(super) fn key_lookup_commands(
+    key: &KeyToFollow,
+    window: &LookupWindow,
+    regions: &[&str],
+) -> Vec<String> {
+    let mut out = vec![format!(
+        "# in account {}, with credentials of that account:",
+        key.account
+    )];
+    out.extend(regions.iter().map(|region| {
+        format!(
+            "aws cloudtrail lookup-events --region {region} --lookup-attributes AttributeKey=AccessKeyId,AttributeValue={} --start-time {} --end-time {}",
+            key.access_key_id,
+            format_utc(window.start),
+            format_utc(window.end)
+        )
+    }));
+    out
 }

@@ -102,22 +102,7 @@ pub struct MintedToken {
     pub event: EventRef,
 }
 
-/// Something the attacker left behind, in IAM.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Persistence {
-    AccessKey { user: String, access_key_id: String },
-    User { user: String },
-    LoginProfile { user: String },
-    LoginProfileUpdated { user: String },
-    UserPolicyAttached { user: String, policy_arn: String },
-    UserInlinePolicy { user: String, policy_name: String },
-    Role { role: String },
-    TrustPolicyUpdated { role: String },
-    RolePolicyAttached { role: String, policy_arn: String },
-    RoleInlinePolicy { role: String, policy_name: String },
-    InstanceProfile { profile: String },
-    RoleAddedToProfile { profile: String, role: String },
-}
+pub use super::persistence::Persistence;
 
 /// A persistence event with where it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +133,7 @@ pub enum Observed {
     Other,
 }
 
-fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+pub(super) fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter()
         .try_fold(v, |v, k| v.get(k))
         .and_then(Value::as_str)
@@ -202,7 +187,7 @@ pub fn is_policy_arn(s: &str) -> bool {
 
 /// Instance profile names share the role-name alphabet and length (`[\w+=,.@-]{1,128}` in the
 /// API reference; the 64-character role-name check is stricter, and a longer name goes to a person).
-fn is_profile_name(s: &str) -> bool {
+pub(super) fn is_profile_name(s: &str) -> bool {
     names::is_valid_role_name(s)
 }
 
@@ -240,6 +225,33 @@ const KNOWN: &[(&str, &str)] = &[
     ("PutRolePolicy", "iam.amazonaws.com"),
     ("CreateInstanceProfile", "iam.amazonaws.com"),
     ("AddRoleToInstanceProfile", "iam.amazonaws.com"),
+    // Issue 21: persistence that used to pass as `Other`.
+    ("UpdateAccessKey", "iam.amazonaws.com"),
+    ("CreatePolicyVersion", "iam.amazonaws.com"),
+    ("SetDefaultPolicyVersion", "iam.amazonaws.com"),
+    ("AddUserToGroup", "iam.amazonaws.com"),
+    ("PutGroupPolicy", "iam.amazonaws.com"),
+    ("AttachGroupPolicy", "iam.amazonaws.com"),
+    ("CreateSAMLProvider", "iam.amazonaws.com"),
+    ("UpdateSAMLProvider", "iam.amazonaws.com"),
+    ("CreateOpenIDConnectProvider", "iam.amazonaws.com"),
+    ("UpdateOpenIDConnectProviderThumbprint", "iam.amazonaws.com"),
+    ("AddClientIDToOpenIDConnectProvider", "iam.amazonaws.com"),
+    ("UploadSSHPublicKey", "iam.amazonaws.com"),
+    ("CreateServiceSpecificCredential", "iam.amazonaws.com"),
+    ("UploadSigningCertificate", "iam.amazonaws.com"),
+    ("CreateVirtualMFADevice", "iam.amazonaws.com"),
+    ("EnableMFADevice", "iam.amazonaws.com"),
+    ("AssumeRoot", "sts.amazonaws.com"),
+    // Footholds through iam:PassRole. Lambda records its API versions in the event name.
+    ("RunInstances", "ec2.amazonaws.com"),
+    ("CreateFunction20150331", "lambda.amazonaws.com"),
+    ("CreateFunction", "lambda.amazonaws.com"),
+    (
+        "UpdateFunctionConfiguration20150331v2",
+        "lambda.amazonaws.com",
+    ),
+    ("UpdateFunctionConfiguration", "lambda.amazonaws.com"),
 ];
 
 /// Reads one looked-up event. `followed_key` is the key whose events these are: a record that
@@ -295,14 +307,16 @@ pub fn observe(event: &LookedUpEvent, followed_key: &str) -> Observed {
         }
         "GetSessionToken" => token(&record, TokenApi::GetSessionToken, ev.clone()),
         "GetFederationToken" => token(&record, TokenApi::GetFederationToken, ev.clone()),
-        _ => persistence(&record, name).map(|what| {
-            Observed::Persistence(PersistenceEvent {
-                what,
-                account: text(&record, &["recipientAccountId"])
-                    .or(text(&record, &["userIdentity", "accountId"]))
-                    .filter(|a| names::is_account_id(a))
-                    .map(str::to_string),
-                event: ev.clone(),
+        _ => super::left_behind::persistence(&record, name, ev.region.as_deref()).map(|what| {
+            what.map_or(Observed::Other, |what| {
+                Observed::Persistence(PersistenceEvent {
+                    what,
+                    account: text(&record, &["recipientAccountId"])
+                        .or(text(&record, &["userIdentity", "accountId"]))
+                        .filter(|a| names::is_account_id(a))
+                        .map(str::to_string),
+                    event: ev.clone(),
+                })
             })
         }),
     };
@@ -388,97 +402,4 @@ fn token(record: &Value, api: TokenApi, event: EventRef) -> Result<Observed, Str
         federated_name,
         event,
     }))
-}
-
-fn persistence(record: &Value, name: &str) -> Result<Persistence, String> {
-    let req = |field: &str| text(record, &["requestParameters", field]);
-    let user = |v: Option<&str>| -> Result<String, String> {
-        v.filter(|u| names::is_valid_user_name(u))
-            .map(str::to_string)
-            .ok_or_else(|| "user name missing or not an IAM user name".to_string())
-    };
-    let role = || -> Result<String, String> {
-        req("roleName")
-            .filter(|r| names::is_valid_role_name(r))
-            .map(str::to_string)
-            .ok_or_else(|| "roleName missing or not an IAM role name".to_string())
-    };
-    let policy_arn = || -> Result<String, String> {
-        req("policyArn")
-            .filter(|a| is_policy_arn(a))
-            .map(str::to_string)
-            .ok_or_else(|| "policyArn missing or not a policy ARN".to_string())
-    };
-    let policy_name = || -> Result<String, String> {
-        req("policyName")
-            .filter(|p| names::is_valid_role_name(p))
-            .map(str::to_string)
-            .ok_or_else(|| "policyName missing or not an IAM policy name".to_string())
-    };
-    let profile = || -> Result<String, String> {
-        req("instanceProfileName")
-            .filter(|p| is_profile_name(p))
-            .map(str::to_string)
-            .ok_or_else(|| "instanceProfileName missing or not a valid name".to_string())
-    };
-    Ok(match name {
-        "CreateAccessKey" => {
-            // The key's owner: the response names it; a principal creating its own key sends no
-            // userName; only an IAM user can own one besides root.
-            let owner = text(record, &["responseElements", "accessKey", "userName"])
-                .or(req("userName"))
-                .or_else(|| {
-                    (text(record, &["userIdentity", "type"]) == Some("IAMUser"))
-                        .then(|| text(record, &["userIdentity", "userName"]))
-                        .flatten()
-                });
-            let key = text(record, &["responseElements", "accessKey", "accessKeyId"])
-                .filter(|k| is_access_key_id(k))
-                .ok_or("responseElements.accessKey.accessKeyId is not an access key id")?;
-            Persistence::AccessKey {
-                user: user(owner).map_err(|_| {
-                    "the new key's owner is not an IAM user name (a root key: by hand)".to_string()
-                })?,
-                access_key_id: key.to_string(),
-            }
-        }
-        "CreateUser" => Persistence::User {
-            user: user(req("userName"))?,
-        },
-        "CreateLoginProfile" => Persistence::LoginProfile {
-            user: user(req("userName").or(text(
-                record,
-                &["responseElements", "loginProfile", "userName"],
-            )))?,
-        },
-        "UpdateLoginProfile" => Persistence::LoginProfileUpdated {
-            user: user(req("userName"))?,
-        },
-        "AttachUserPolicy" => Persistence::UserPolicyAttached {
-            user: user(req("userName"))?,
-            policy_arn: policy_arn()?,
-        },
-        "PutUserPolicy" => Persistence::UserInlinePolicy {
-            user: user(req("userName"))?,
-            policy_name: policy_name()?,
-        },
-        "CreateRole" => Persistence::Role { role: role()? },
-        "UpdateAssumeRolePolicy" => Persistence::TrustPolicyUpdated { role: role()? },
-        "AttachRolePolicy" => Persistence::RolePolicyAttached {
-            role: role()?,
-            policy_arn: policy_arn()?,
-        },
-        "PutRolePolicy" => Persistence::RoleInlinePolicy {
-            role: role()?,
-            policy_name: policy_name()?,
-        },
-        "CreateInstanceProfile" => Persistence::InstanceProfile {
-            profile: profile()?,
-        },
-        "AddRoleToInstanceProfile" => Persistence::RoleAddedToProfile {
-            profile: profile()?,
-            role: role()?,
-        },
-        other => return Err(format!("{other} is not a persistence event")),
-    })
 }

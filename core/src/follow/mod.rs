@@ -10,9 +10,16 @@
 //! [`FollowOptions::depth`] (`CHAIN_DEPTH`, default [`DEFAULT_CHAIN_DEPTH`]), never reading a key
 //! twice.
 //!
-//! - [`event`]: one record → [`Observed`], every attacker-chosen name validated.
+//! - [`event`]: one record → [`Observed`], every attacker-chosen name validated
+//!   (`left_behind`: the persistence records).
+//! - [`persistence`]: what the attacker left behind, its report line, what to inspect and the
+//!   commands that undo it.
 //! - [`chain`]: the breadth-first walk → [`FollowPlan`].
-//! - [`window`]: the look-up window and the one re-look after CloudTrail's lag.
+//! - [`window`]: the look-up window (36 h, or `PERSISTENCE_LOOKBACK`, before `eventFirstSeen`;
+//!   every region read) and the one re-look after CloudTrail's lag.
+//!
+//! Nothing the walk leaves live is silent: keys not read (or not all of them) and persistence
+//! only listed are [`FollowPlan::leftovers`], each a person's action with its commands.
 //!
 //! The plan is a candidate list: before a write the orchestration still reads the role from IAM
 //! (`GetRole`) and runs the same decision as for the finding's own role (protection, coverage,
@@ -21,6 +28,8 @@
 pub mod chain;
 pub mod commands;
 pub mod event;
+mod left_behind;
+pub mod persistence;
 pub mod steps;
 pub mod window;
 
@@ -28,16 +37,16 @@ pub mod window;
 mod tests;
 
 pub use chain::{follow_chain, guard_from_config, reach_from_config, ChainWalk};
-pub use commands::undo_commands;
 pub use event::{
     observe, AssumeApi, AssumedSession, EventRef, MintedToken, Observed, Persistence,
     PersistenceEvent, RoleRef, TokenApi,
 };
+pub use persistence::undo_commands;
 pub use steps::{
     ContainPersistence, Containment, Decision, FollowOptions, FollowPlan, KeyToFollow, KeyVisit,
     ManualAction, PersistenceStep, SessionStep, TokenStep, Visit, WriteTarget,
 };
-pub use window::{lookup_window, next_look, LookupWindow, NextLook};
+pub use window::{lookup_window, next_look, Lookback, LookupWindow, NextLook};
 
 use serde_json::Value;
 
@@ -76,10 +85,24 @@ impl LookedUpEvent {
     }
 }
 
+/// A region of a key's look-up that was not read to the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub region: String,
+    /// Why: a page failed (with the AWS code), the page cap, the invocation's time.
+    pub why: String,
+}
+
 /// What the caller could read for one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     Events(Vec<LookedUpEvent>),
+    /// Some of it: what was read is acted on; the rest is not "nothing found" (a page failed,
+    /// or the page cap was hit: an attacker can push an `AssumeRole` past it with cheap calls).
+    Partial {
+        events: Vec<LookedUpEvent>,
+        unread: Vec<Unread>,
+    },
     /// The look-up failed or was not possible (throttled past the budget, no access): said in
     /// the report, and the key counts as visited.
     Unavailable(String),

@@ -1,8 +1,9 @@
 //! What the walk found and decided: the follow-up plan and its parts.
 
-use super::commands::event_lookup_command;
-use super::event::{AssumedSession, EventRef, MintedToken, Persistence, PersistenceEvent, RoleRef};
-use super::Reach;
+use super::commands::{event_lookup_command, key_lookup_commands};
+use super::event::{AssumedSession, EventRef, MintedToken, PersistenceEvent, RoleRef};
+use super::window::LookupWindow;
+use super::{Reach, Unread};
 use crate::config::RevokeScope;
 use crate::model::ActionKind;
 use std::collections::{BTreeMap, BTreeSet};
@@ -120,6 +121,13 @@ pub struct PersistenceStep {
 pub enum Visit {
     /// Its events were read: how many, and how many mattered.
     Read { events: usize, relevant: usize },
+    /// Read in part: a region's page failed, the page cap was hit, or the time ran out. What
+    /// was read is acted on; the rest is not "nothing found".
+    Partial {
+        events: usize,
+        relevant: usize,
+        unread: Vec<Unread>,
+    },
     /// The look-up failed.
     Unavailable(String),
     /// Not read: depth limit, or an account the function may not look in.
@@ -202,16 +210,9 @@ impl FollowPlan {
         self.persistence
             .iter()
             .filter(|p| matches!(p.containment, Containment::Deactivate { .. }))
-            .filter_map(|p| match &p.event.what {
-                Persistence::AccessKey {
-                    user,
-                    access_key_id,
-                } => Some((
-                    p.event.account.as_deref(),
-                    user.as_str(),
-                    access_key_id.as_str(),
-                )),
-                _ => None,
+            .filter_map(|p| {
+                let (user, key) = p.event.what.live_key()?;
+                Some((p.event.account.as_deref(), user, key))
             })
             .collect()
     }
@@ -261,6 +262,78 @@ impl FollowPlan {
                 ),
                 reason: why.clone(),
                 commands: vec![event_lookup_command(event)],
+                not_contained: false,
+            });
+        }
+        // The same session name twice is one `aws:userid`: one thing for a person to do.
+        let mut seen: Vec<(ActionKind, String)> = Vec::new();
+        out.retain(|m| {
+            let k = (m.kind, m.target.clone());
+            let new = !seen.contains(&k);
+            seen.push(k);
+            new
+        });
+        out
+    }
+
+    /// What the follow-up leaves live and a person must finish (issue 21): keys whose events
+    /// were not read, or not all of them (a region that could not be read is not "nothing
+    /// found"), and persistence only listed. Each is `manual_action_required` with its commands.
+    pub fn leftovers(&self, window: &LookupWindow) -> Vec<ManualAction> {
+        let mut out = Vec::new();
+        for k in &self.keys {
+            let key = &k.key;
+            let all: Vec<&str> = window.regions.iter().map(String::as_str).collect();
+            let (reason, regions) = match &k.visit {
+                Visit::Read { .. } => continue,
+                Visit::Unavailable(why) => (
+                    format!("its CloudTrail events could not be read ({why}): what it did is unknown and may still be live"),
+                    all,
+                ),
+                Visit::NotFollowed(why) => (
+                    format!("its CloudTrail events were not read ({why}): what it did is unknown and may still be live"),
+                    all,
+                ),
+                Visit::Partial { unread, .. } => (
+                    format!(
+                        "its CloudTrail events were read in part; not read: {}: what it did there is unknown and may still be live",
+                        unread
+                            .iter()
+                            .map(|u| format!("{} ({})", u.region, u.why))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    unread.iter().map(|u| u.region.as_str()).collect(),
+                ),
+            };
+            out.push(ManualAction {
+                kind: ActionKind::Triage,
+                target: format!(
+                    "key {} in {} (hop {})",
+                    key.access_key_id, key.account, key.depth
+                ),
+                reason,
+                commands: key_lookup_commands(key, window, &regions),
+                not_contained: false,
+            });
+        }
+        for p in &self.persistence {
+            let Containment::ListOnly { reason } = &p.containment else {
+                continue;
+            };
+            let mut commands = p.undo.clone();
+            if let Some(caveat) = &p.caveat {
+                commands.push(format!("# {caveat}"));
+            }
+            out.push(ManualAction {
+                kind: if p.event.what.live_key().is_some() {
+                    ActionKind::DeactivateAccessKey
+                } else {
+                    ActionKind::Triage
+                },
+                target: p.event.what.describe(),
+                reason: format!("left live by the attacker, listed not undone ({reason})"),
+                commands,
                 not_contained: false,
             });
         }

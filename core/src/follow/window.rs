@@ -10,12 +10,13 @@
 use super::event::is_region;
 use time::{Duration, OffsetDateTime};
 
-/// How far before the finding's `eventFirstSeen` the look-up starts: GuardDuty's first-seen is
-/// the first activity it scored, not necessarily the key's first use.
-pub const LOOKUP_MARGIN: Duration = Duration::minutes(30);
-/// With no `eventFirstSeen`, look back as far as the longest-lived minted session
-/// (`GetSessionToken` of an IAM user: 36 h).
-pub const DEFAULT_LOOKBACK: Duration = Duration::hours(36);
+/// How far before the finding's `eventFirstSeen` sessions and tokens are looked for:
+/// GuardDuty's first-seen is the first activity it scored, not the key's first use, and a token
+/// minted before it (`GetSessionToken` of an IAM user: up to 36 h; a role session: up to 12 h)
+/// may still be live.
+pub const SESSION_LOOKBACK: Duration = Duration::hours(36);
+/// With no `eventFirstSeen`, the same: as far back as the longest-lived minted session.
+pub const DEFAULT_LOOKBACK: Duration = SESSION_LOOKBACK;
 /// `LookupEvents` goes back 90 days.
 pub const MAX_LOOKBACK: Duration = Duration::days(90);
 /// CloudTrail's worst usual delivery delay: one more look this long after the first.
@@ -30,7 +31,8 @@ pub const LOOKUP_EVENTS_PER_SECOND: u32 = 2;
 pub struct LookupWindow {
     pub start: OffsetDateTime,
     pub end: OffsetDateTime,
-    /// The finding's region (when valid) and the partition's global-events region, no duplicates.
+    /// The finding's region (when valid), the partition's global-events region, then every
+    /// other region to read (enabled for the account, or `TRAIL_REGIONS`), no duplicates.
     pub regions: Vec<String>,
     /// Set when the start is a default rather than the finding's `eventFirstSeen`.
     pub note: Option<String>,
@@ -45,43 +47,75 @@ pub fn global_events_region(region: Option<&str>) -> &'static str {
     }
 }
 
-/// From the finding's `eventFirstSeen` minus [`LOOKUP_MARGIN`] to `now`, in the finding's
-/// region and the global-events region.
+/// What a look covers, before the clock is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lookback {
+    /// `PERSISTENCE_LOOKBACK`: how far before `eventFirstSeen` persistence is looked for.
+    pub persistence: Duration,
+}
+
+impl Lookback {
+    pub fn days(days: u32) -> Self {
+        Self {
+            persistence: Duration::days(i64::from(days)),
+        }
+    }
+
+    /// One read serves sessions, tokens and persistence: the longer of the two look-backs.
+    fn before_first_seen(&self) -> Duration {
+        self.persistence.max(SESSION_LOOKBACK)
+    }
+}
+
+/// From the finding's `eventFirstSeen` minus the look-back (at least [`SESSION_LOOKBACK`],
+/// `PERSISTENCE_LOOKBACK` when longer; at most CloudTrail's 90 days) to `now`, in the finding's
+/// region, the global-events region and `other_regions` (invalid names dropped: they come from
+/// AWS or the configuration, but never reach a command unchecked).
+///
+/// STS calls to a regional endpoint are recorded in that region, and the caller picks the
+/// endpoint: reading only the finding's region and `us-east-1` would miss an `AssumeRole` made
+/// through `sts.ap-southeast-2.amazonaws.com`.
 pub fn lookup_window(
     event_first_seen: Option<OffsetDateTime>,
     finding_region: Option<&str>,
+    other_regions: &[String],
+    lookback: Lookback,
     now: OffsetDateTime,
 ) -> LookupWindow {
     let region = finding_region.filter(|r| is_region(r));
+    let back = lookback.before_first_seen();
     let (start, note) = match event_first_seen {
-        Some(first) if first <= now => (first - LOOKUP_MARGIN, None),
+        Some(first) if first <= now => (first - back, None),
         Some(_) => (
-            now - LOOKUP_MARGIN,
-            Some("eventFirstSeen is in the future: looked from shortly before now".to_string()),
+            now - back,
+            Some("eventFirstSeen is in the future: looked back from now".to_string()),
         ),
         None => (
-            now - DEFAULT_LOOKBACK,
-            Some(
-                "the finding has no eventFirstSeen: looked back 36 h (the longest minted session)"
-                    .to_string(),
-            ),
+            now - back,
+            Some(format!(
+                "the finding has no eventFirstSeen: looked back {} h from now",
+                back.whole_hours()
+            )),
         ),
     };
     let (start, note) = if start < now - MAX_LOOKBACK {
         (
             now - MAX_LOOKBACK,
-            Some("eventFirstSeen is older than CloudTrail's 90 days of event history: looked from 90 days ago".to_string()),
+            Some("the look-back reaches past CloudTrail's 90 days of event history: looked from 90 days ago".to_string()),
         )
     } else {
         (start, note)
     };
-    let mut regions = Vec::new();
-    if let Some(r) = region {
-        regions.push(r.to_string());
-    }
+    let mut regions: Vec<String> = Vec::new();
     let global = global_events_region(region);
-    if !regions.iter().any(|r| r == global) {
-        regions.push(global.to_string());
+    for r in region
+        .into_iter()
+        .chain([global])
+        .chain(other_regions.iter().map(String::as_str))
+    {
+        if is_region(r) && !regions.iter().any(|x| x == r) {
+            regions.push(r.to_string());
+        }
     }
     LookupWindow {
         start,

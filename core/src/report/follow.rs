@@ -17,6 +17,10 @@ pub struct FollowUpReport {
     pub looked_from: String,
     pub looked_until: String,
     pub regions: Vec<String>,
+    /// Regions of a key not read to the end: `region: why (key …)`. Not "nothing found": each
+    /// is a `manual_action_required` action with its commands.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions_not_read: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// `CHAIN_DEPTH`.
@@ -40,7 +44,7 @@ pub struct KeyLine {
     pub access_key_id: String,
     pub account: String,
     pub depth: u32,
-    /// `read`, `unavailable` or `not_followed`.
+    /// `read`, `partial` (some regions or pages not read), `unavailable` or `not_followed`.
     pub result: &'static str,
     pub detail: String,
 }
@@ -157,35 +161,7 @@ fn event_label(e: &EventRef) -> String {
 
 /// One line for a persistence event (every name in it passed a `names` check).
 pub fn describe_persistence(what: &Persistence) -> String {
-    match what {
-        Persistence::AccessKey {
-            user,
-            access_key_id,
-        } => format!("access key {access_key_id} created for user {user}"),
-        Persistence::User { user } => format!("user {user} created"),
-        Persistence::LoginProfile { user } => format!("console password created for user {user}"),
-        Persistence::LoginProfileUpdated { user } => {
-            format!("console password changed for user {user}")
-        }
-        Persistence::UserPolicyAttached { user, policy_arn } => {
-            format!("policy {policy_arn} attached to user {user}")
-        }
-        Persistence::UserInlinePolicy { user, policy_name } => {
-            format!("inline policy {policy_name} put on user {user}")
-        }
-        Persistence::Role { role } => format!("role {role} created"),
-        Persistence::TrustPolicyUpdated { role } => format!("trust policy of role {role} changed"),
-        Persistence::RolePolicyAttached { role, policy_arn } => {
-            format!("policy {policy_arn} attached to role {role}")
-        }
-        Persistence::RoleInlinePolicy { role, policy_name } => {
-            format!("inline policy {policy_name} put on role {role}")
-        }
-        Persistence::InstanceProfile { profile } => format!("instance profile {profile} created"),
-        Persistence::RoleAddedToProfile { profile, role } => {
-            format!("role {role} added to instance profile {profile}")
-        }
-    }
+    what.describe()
 }
 
 impl FollowUpReport {
@@ -198,6 +174,21 @@ impl FollowUpReport {
                     Visit::Read { events, relevant } => (
                         "read",
                         format!("{events} events, {relevant} of them followed up"),
+                    ),
+                    Visit::Partial {
+                        events,
+                        relevant,
+                        unread,
+                    } => (
+                        "partial",
+                        format!(
+                            "{events} events, {relevant} of them followed up; not read: {}",
+                            unread
+                                .iter()
+                                .map(|u| format!("{} ({})", u.region, u.why))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
                     ),
                     Visit::Unavailable(why) => ("unavailable", why.clone()),
                     Visit::NotFollowed(why) => ("not_followed", why.clone()),
@@ -253,6 +244,17 @@ impl FollowUpReport {
                 }
             })
             .collect();
+        let regions_not_read = plan
+            .keys
+            .iter()
+            .flat_map(|k| match &k.visit {
+                Visit::Partial { unread, .. } => unread
+                    .iter()
+                    .map(|u| format!("{}: {} (key {})", u.region, u.why, k.key.access_key_id))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
         let refused_calls = plan
             .refused
             .iter()
@@ -262,6 +264,7 @@ impl FollowUpReport {
             looked_from: format_utc(window.start),
             looked_until: format_utc(window.end),
             regions: window.regions.clone(),
+            regions_not_read,
             note: window.note.clone(),
             depth,
             keys,
@@ -284,6 +287,9 @@ impl FollowUpReport {
         );
         if let Some(note) = &self.note {
             out.push_str(&format!("          note: {note}\n"));
+        }
+        for r in &self.regions_not_read {
+            out.push_str(&format!("          NOT READ (a person reads it): {r}\n"));
         }
         for k in &self.keys {
             out.push_str(&format!(
