@@ -13,6 +13,7 @@ use crate::names;
 mod cutoff;
 pub mod identity_center;
 pub mod manual;
+pub mod restore;
 mod role;
 mod role_wide;
 mod session;
