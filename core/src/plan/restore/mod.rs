@@ -96,8 +96,8 @@ pub enum Verdict {
     NothingFound,
     /// Something naming the incident is no longer as written: nothing is written.
     Drift(Vec<String>),
-    /// Before the safe time, not forced: nothing is written.
-    TooEarly,
+    /// Before the safe time, not forced: nothing is written (the writes it would make).
+    TooEarly(Vec<PolicyChange>),
     /// These writes restore it.
     Restore(Vec<PolicyChange>),
 }
@@ -146,7 +146,7 @@ pub fn plan_restore(
     } else if changes.is_empty() {
         Verdict::NothingFound
     } else if safe_at.is_some_and(|s| now < s) && !request.force {
-        Verdict::TooEarly
+        Verdict::TooEarly(changes)
     } else {
         Verdict::Restore(changes)
     };

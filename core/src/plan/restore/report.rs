@@ -95,34 +95,18 @@ impl RestoreReport {
                     "what was written for this incident is no longer there as written (see drift): nothing was written; compare and restore by hand".to_string(),
                 )
             }
-            Verdict::TooEarly => (
+            Verdict::TooEarly(list) => {
+                changes = change_lines(list);
+                (
                 RestoreStatus::TooEarly,
                 format!(
                     "refused: before the safe time {}, tokens the deny refuses may still be live; nothing was written. Send again after that time, or with \"force\": true and a \"reason\"",
                     safe.as_deref().unwrap_or("-")
                 ),
-            ),
+            )
+            }
             Verdict::Restore(list) => {
-                changes = list
-                    .iter()
-                    .map(|c| match c {
-                        PolicyChange::Put {
-                            policy_name,
-                            document,
-                        } => ChangeLine {
-                            policy_name,
-                            change: "put",
-                            document: Some(document.clone()),
-                            done: false,
-                        },
-                        PolicyChange::Delete { policy_name } => ChangeLine {
-                            policy_name,
-                            change: "delete",
-                            document: None,
-                            done: false,
-                        },
-                    })
-                    .collect();
+                changes = change_lines(list);
                 if early {
                     warnings.push(format!(
                         "forced before the safe time {}: the stolen tokens this deny refused work again until they expire",
@@ -192,4 +176,26 @@ impl RestoreReport {
         );
         s.chars().take(100).collect()
     }
+}
+
+fn change_lines(list: &[PolicyChange]) -> Vec<ChangeLine> {
+    list.iter()
+        .map(|c| match c {
+            PolicyChange::Put {
+                policy_name,
+                document,
+            } => ChangeLine {
+                policy_name,
+                change: "put",
+                document: Some(document.clone()),
+                done: false,
+            },
+            PolicyChange::Delete { policy_name } => ChangeLine {
+                policy_name,
+                change: "delete",
+                document: None,
+                done: false,
+            },
+        })
+        .collect()
 }
