@@ -68,8 +68,9 @@ impl Responder {
 
     async fn publish_restore(
         &self,
-        report: RestoreReport,
+        mut report: RestoreReport,
     ) -> (RestoreReport, Result<(), HandlerError>) {
+        report.finish();
         let json = serde_json::to_string(&report).unwrap_or_default();
         tracing::info!(report = %json, "restore report");
         if let (Some(notifier), Some(topic)) = (&self.notifier, &self.config.sns_topic_arn) {
@@ -77,7 +78,10 @@ impl Responder {
                 topic_arn: topic.clone(),
                 subject: report.subject(),
                 message: serde_json::json!({"default": json}).to_string(),
-                attributes: vec![("action".into(), "restore".into())],
+                attributes: vec![
+                    ("outcome".into(), report.outcome.as_str().into()),
+                    ("action".into(), "restore".into()),
+                ],
             };
             if let Err(e) = notifier.publish(&publication).await {
                 tracing::error!(code = %e.code, message = %e.message, "restore report not published");

@@ -104,7 +104,15 @@ async fn a_restore_is_a_dry_run_then_waits_for_the_safe_time_then_runs_once() {
     assert!(report.changes[0].done);
     assert_eq!(a.role_policy("app-deployer", ROLE_POLICY_NAME), None);
     assert_eq!(a.published().len(), published + 1);
-    assert!(a.published().last().unwrap().subject.contains("Restored"));
+    assert!(a.published().last().unwrap().subject.contains("restored"));
+    assert_eq!(report.outcome, RestoreStatus::Restored);
+    assert!(
+        report
+            .summary
+            .starts_with("restore restored: role app-deployer"),
+        "{}",
+        report.summary
+    );
     // Once: the second finds nothing and writes nothing.
     let (report, _) = r.restore(&restore_request(FINDING, go)).await.unwrap();
     assert_eq!(report.status, RestoreStatus::NothingFound, "{report:?}");

@@ -22,6 +22,19 @@ pub enum RestoreStatus {
     Failed,
 }
 
+impl RestoreStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Restored => "restored",
+            Self::WouldRestore => "would_restore",
+            Self::NothingFound => "nothing_found",
+            Self::Drift => "drift",
+            Self::TooEarly => "too_early",
+            Self::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChangeLine {
     pub policy_name: &'static str,
@@ -36,7 +49,11 @@ pub struct ChangeLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RestoreReport {
     pub action: &'static str,
+    /// The same as `status` (SNS subscribers filter every report on the `outcome` attribute).
+    pub outcome: RestoreStatus,
     pub status: RestoreStatus,
+    /// One line for people: the status and the principal.
+    pub summary: String,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -146,6 +163,8 @@ impl RestoreReport {
         }
         Self {
             action: "restore",
+            outcome: status,
+            summary: String::new(),
             status,
             detail,
             account: request.account.clone(),
@@ -168,11 +187,25 @@ impl RestoreReport {
         }
     }
 
+    /// Sets `outcome` and `summary` from `status` (after the executor changed it).
+    pub fn finish(&mut self) {
+        self.outcome = self.status;
+        self.summary = format!(
+            "restore {}: {} {}: {}",
+            self.status.as_str(),
+            self.principal_type,
+            self.principal,
+            self.detail
+        );
+    }
+
     /// The SNS subject (at most 100 characters).
     pub fn subject(&self) -> String {
         let s = format!(
-            "session-revoker restore {:?}: {} {}",
-            self.status, self.principal_type, self.principal
+            "session-revoker restore {}: {} {}",
+            self.status.as_str(),
+            self.principal_type,
+            self.principal
         );
         s.chars().take(100).collect()
     }
