@@ -10,6 +10,7 @@ use crate::model::{
 };
 use crate::names;
 
+pub mod approval;
 mod cutoff;
 pub mod identity_center;
 pub mod manual;
