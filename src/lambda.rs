@@ -266,6 +266,16 @@ pub async fn handler(
     event: LambdaEvent<Value>,
     responder: &Responder,
 ) -> Result<Value, Diagnostic> {
+    // `{"action": "restore", ...}`: its own path and report (respond/restore.rs).
+    if crate::input::is_restore(&event.payload) {
+        return match responder.restore(&event.payload).await {
+            Ok((report, Ok(()))) => Ok(serde_json::to_value(&report).unwrap_or(Value::Null)),
+            Ok((_, Err(e))) | Err(e) => Err(Diagnostic {
+                error_type: e.error_type().to_string(),
+                error_message: e.to_string(),
+            }),
+        };
+    }
     let budget = budget(event.context.deadline, now_ms());
     // Who invoked, for manual requests' reports (VERIFY_FINDINGS, respond/verify.rs).
     let caller = crate::respond::verify::Caller::from_context(&event.context);

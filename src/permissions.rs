@@ -15,6 +15,9 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     "iam:UpdateAccessKey",
     "iam:GetUserPolicy",
     "iam:PutUserPolicy",
+    // {"action": "restore"} (src/respond/restore.rs): a deny policy left empty is deleted.
+    "iam:DeleteRolePolicy",
+    "iam:DeleteUserPolicy",
     "iam:GetInstanceProfile",
     "iam:PassRole",
     "ec2:DescribeIamInstanceProfileAssociations",
@@ -52,6 +55,9 @@ pub const MEMBER_ACTIONS: &[&str] = &[
     "iam:UpdateAccessKey",
     "iam:GetUserPolicy",
     "iam:PutUserPolicy",
+    // {"action": "restore"} (src/respond/restore.rs): a deny policy left empty is deleted.
+    "iam:DeleteRolePolicy",
+    "iam:DeleteUserPolicy",
     "iam:GetInstanceProfile",
     "iam:PassRole",
     "ec2:DescribeIamInstanceProfileAssociations",

@@ -34,6 +34,7 @@
 mod drills {
     pub mod fakecloud;
     pub mod judge;
+    pub mod restore;
     pub mod runtime;
 }
 #[path = "support/cloudtrail_loopback.rs"]

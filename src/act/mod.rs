@@ -4,6 +4,7 @@
 
 pub mod deactivate_key;
 pub mod reassociate;
+pub mod restore;
 pub mod revoke_identity_center;
 pub mod revoke_role_sessions;
 pub mod revoke_user_sessions;

@@ -9,6 +9,7 @@ pub mod cloudtrail;
 pub mod ec2;
 pub mod guardduty;
 pub mod iam;
+mod iam_restore;
 pub mod scheduler;
 pub mod sns;
 pub mod sso_admin;
@@ -97,6 +98,22 @@ pub trait UserPolicies: Send + Sync {
     ) -> BoxFuture<'a, AwsResult<()>>;
 }
 
+/// Removing an inline policy this function wrote (a restore, when nothing else is left in it).
+pub trait PolicyRemoval: Send + Sync {
+    /// `DeleteRolePolicy`.
+    fn delete_role_policy<'a>(
+        &'a self,
+        role: &'a str,
+        policy: &'a str,
+    ) -> BoxFuture<'a, AwsResult<()>>;
+    /// `DeleteUserPolicy`.
+    fn delete_user_policy<'a>(
+        &'a self,
+        user: &'a str,
+        policy: &'a str,
+    ) -> BoxFuture<'a, AwsResult<()>>;
+}
+
 /// Reading instance profiles.
 pub trait InstanceProfiles: Send + Sync {
     /// `GetInstanceProfile` by name; `Ok(None)` when it does not exist.
@@ -108,10 +125,13 @@ pub trait InstanceProfiles: Send + Sync {
 
 /// Everything the responder does in IAM, for the account handle that carries one client:
 /// functions take the narrowest capability they use.
-pub trait Iam: Roles + RolePolicies + Users + AccessKeys + UserPolicies + InstanceProfiles {}
+pub trait Iam:
+    Roles + RolePolicies + Users + AccessKeys + UserPolicies + InstanceProfiles + PolicyRemoval
+{
+}
 
 impl<T> Iam for T where
-    T: Roles + RolePolicies + Users + AccessKeys + UserPolicies + InstanceProfiles
+    T: Roles + RolePolicies + Users + AccessKeys + UserPolicies + InstanceProfiles + PolicyRemoval
 {
 }
 

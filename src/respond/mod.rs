@@ -11,6 +11,7 @@ mod identity_center;
 pub mod metrics;
 mod next_look;
 mod publish;
+mod restore;
 mod settle;
 pub mod verify;
 

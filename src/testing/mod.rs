@@ -6,6 +6,7 @@
 //! enforces no quota: the emulator tests and the drills do that.
 
 mod faults;
+mod restore;
 mod trail;
 
 pub use faults::Faults;

@@ -16,6 +16,7 @@ mod timestamp;
 
 use finding::{parse_finding, Fallback, Unread};
 use manual::parse_manual;
+pub use manual::{is_restore, parse_restore};
 pub use timestamp::parse_timestamp;
 
 use crate::model::{FindingError, Incident, InputError, Origin, Parsed, Shape};

@@ -170,7 +170,7 @@ fn manual_request_typos_are_errors() {
         parse_payload(&json!({"action": "revoke", "role": "web", "dryrun": true})).unwrap_err();
     assert!(err.to_string().contains("dryrun"), "{err}");
     let err = parse_payload(&json!({"action": "delete", "role": "web"})).unwrap_err();
-    assert!(err.to_string().contains("only action"), "{err}");
+    assert!(err.to_string().contains("the actions are"), "{err}");
     let err = parse_payload(&json!({"action": "revoke", "role": "web\"app"})).unwrap_err();
     assert!(
         err.to_string().contains("not a valid IAM role name"),

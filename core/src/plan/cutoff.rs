@@ -4,6 +4,7 @@
 use crate::config::Config;
 use crate::model::{Incident, Step};
 use crate::names;
+use crate::policy::attribution::{served_in_place, Served, ROLE_WIDE_SID};
 use crate::policy::{self, Revocations};
 use time::{Duration, OffsetDateTime};
 
@@ -26,6 +27,9 @@ pub(super) struct InPlace {
     /// The document holds something else: it is written anew, whatever its cutoff says.
     pub must_replace: bool,
     pub note: Option<String>,
+    /// The incidents the trusted statements serve, from their `Sid`s (see
+    /// `policy::attribution`), so a new write keeps naming them.
+    pub served: Vec<Served>,
 }
 
 /// Reads the role-wide cutoff in place. Only a statement of exactly the console's shape is
@@ -42,6 +46,7 @@ pub(super) fn cutoff_in_place(existing: Option<&str>, name: &str, now: OffsetDat
             note: Some(format!(
                 "the existing {name} was unreadable ({e}) and is replaced"
             )),
+            served: Vec::new(),
         },
         Ok(read) => trusted(read, name, now),
     }
@@ -69,9 +74,15 @@ fn trusted(mut read: Revocations, name: &str, now: OffsetDateTime) -> InPlace {
     read.statements
         .retain(|s| s.userid.is_none() && s.cutoff <= horizon);
     let must_replace = !read.is_exact() || read.statements.is_empty();
+    let served = read
+        .statements
+        .iter()
+        .flat_map(|s| served_in_place(ROLE_WIDE_SID, s.sid.as_deref(), s.cutoff))
+        .collect();
     InPlace {
         cutoff: read.role_wide_cutoff(),
         must_replace,
+        served,
         note: (!read.is_exact()).then(|| {
             format!(
                 "the policy in place under {name} was not the console's shape ({}) and is replaced",

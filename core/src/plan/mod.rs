@@ -10,9 +10,11 @@ use crate::model::{
 };
 use crate::names;
 
+pub mod approval;
 mod cutoff;
 pub mod identity_center;
 pub mod manual;
+pub mod restore;
 mod role;
 mod role_wide;
 mod session;

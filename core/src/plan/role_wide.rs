@@ -4,6 +4,7 @@
 
 use super::cutoff::{covered, cutoff_in_place};
 use crate::model::{ActionKind, Incident, PlannedAction, RoleInfo, Step, Write};
+use crate::policy::attribution::{add_served, Served};
 use crate::policy::{self, RevocationPolicy};
 use time::OffsetDateTime;
 
@@ -30,7 +31,12 @@ pub(super) fn role_wide(
         Step::Write(Write::PutRolePolicy {
             role: role.name.clone(),
             policy_name: policy::ROLE_POLICY_NAME,
-            document: RevocationPolicy { cutoff }.to_json(),
+            document: RevocationPolicy { cutoff }.to_json_served(&add_served(
+                in_place.served,
+                Served::incident(incident.finding_id.as_deref(), cutoff),
+                now,
+                policy::MAX_ROLE_SESSION,
+            )),
             cutoff,
             previous_cutoff: in_place.cutoff,
             note,

@@ -5,7 +5,9 @@ use super::cutoff::MAX_CUTOFF_AHEAD;
 use super::role_wide::role_wide;
 use crate::model::{ActionKind, Incident, PlannedAction, RoleInfo, Step, Write};
 use crate::names;
+use crate::policy::attribution::{add_served, served_in_place, Served, SESSION_SID};
 use crate::policy::{self, SessionRevocations};
+use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 /// `aws:userid` values of the stolen sessions of this role: the finding's principal, every
@@ -61,6 +63,8 @@ pub(super) fn session_scoped(
 ) -> PlannedAction {
     let mut note = None;
     let mut must_replace = false;
+    // The incidents each session's statement serves, from its `Sid` (policy::attribution).
+    let mut served: BTreeMap<String, Vec<Served>> = BTreeMap::new();
     let mut merged = match existing.map(policy::read_revocations) {
         None => SessionRevocations::default(),
         Some(Ok(read)) => {
@@ -83,6 +87,14 @@ pub(super) fn session_scoped(
                     policy::SESSION_POLICY_NAME,
                     foreign.join("; ")
                 ));
+            }
+            for st in &exact.statements {
+                if let Some(userid) = &st.userid {
+                    served
+                        .entry(userid.clone())
+                        .or_default()
+                        .extend(served_in_place(SESSION_SID, st.sid.as_deref(), st.cutoff));
+                }
             }
             SessionRevocations::from_revocations(&exact)
         }
@@ -120,7 +132,13 @@ pub(super) fn session_scoped(
             },
         );
     }
-    let document = merged.to_json();
+    let entry = Served::incident(incident.finding_id.as_deref(), cutoff);
+    for userid in summary.added.iter().chain(&summary.moved_forward) {
+        let entries = served.remove(userid).unwrap_or_default();
+        let entries = add_served(entries, entry.clone(), now, policy::MAX_ROLE_SESSION);
+        served.insert(userid.clone(), entries);
+    }
+    let document = merged.to_json_served(&served);
     if policy::policy_size(&document) > policy::INLINE_POLICY_BUDGET {
         return role_wide(role, role_policy, incident, cutoff, Some(format!(
             "{} sessions would exceed the role's inline policy budget ({} characters): revoked role-wide instead",

@@ -539,7 +539,20 @@ fn a_long_term_key_is_deactivated_and_the_sessions_minted_from_it_denied() {
                 document, cutoff, ..
             }) => {
                 assert_eq!(*cutoff, NOW + Duration::seconds(30));
-                assert_eq!(document, &RevocationPolicy { cutoff: *cutoff }.to_json());
+                // The console's shape, its Sid naming the finding (policy::attribution).
+                let read = crate::policy::read_revocations(document).unwrap();
+                assert!(read.is_exact(), "{document}");
+                assert_eq!(read.statements.len(), 1);
+                assert_eq!(read.statements[0].cutoff, *cutoff);
+                let sid = read.statements[0].sid.as_deref().unwrap();
+                let served = crate::policy::attribution::decode_sid("SessionRevoker", sid);
+                assert_eq!(
+                    served,
+                    Some(vec![crate::policy::attribution::Served::incident(
+                        i.finding_id.as_deref(),
+                        *cutoff
+                    )])
+                );
             }
             other => panic!("{other:?}"),
         }

@@ -4,6 +4,7 @@ use super::cutoff::{covered, cutoff_in_place, new_cutoff};
 use crate::config::Config;
 use crate::model::{ActionKind, AwsError, Incident, PlannedAction, Step, UserTarget, Write};
 use crate::names;
+use crate::policy::attribution::{add_served, Served};
 use crate::policy::{self, RevocationPolicy};
 use time::OffsetDateTime;
 /// What IAM says about a user before the decision.
@@ -147,7 +148,12 @@ fn user_sessions(
         Step::Write(Write::PutUserPolicy {
             user: user.clone(),
             policy_name: policy::ROLE_POLICY_NAME,
-            document: RevocationPolicy { cutoff }.to_json(),
+            document: RevocationPolicy { cutoff }.to_json_served(&add_served(
+                in_place.served.clone(),
+                Served::incident(incident.finding_id.as_deref(), cutoff),
+                now,
+                policy::MAX_USER_SESSION,
+            )),
             cutoff,
             previous_cutoff: in_place.cutoff,
             note,

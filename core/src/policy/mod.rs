@@ -9,6 +9,8 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
 
+pub mod attribution;
+
 /// Inline policy name the IAM console's "Revoke active sessions" writes; sharing it makes the
 /// console and this tool see each other's cutoff.
 pub const ROLE_POLICY_NAME: &str = "AWSRevokeOlderSessions";
@@ -75,6 +77,22 @@ impl RevocationPolicy {
         serde_json::to_string(&doc).expect("policy document serializes")
     }
 
+    /// The same statement with a `Sid` naming the incidents it serves (see [`attribution`]);
+    /// with none, exactly [`Self::to_json`].
+    pub fn to_json_served(&self, served: &[attribution::Served]) -> String {
+        let cutoff = format_utc(self.cutoff);
+        let condition = BTreeMap::from([(
+            "DateLessThan",
+            BTreeMap::from([("aws:TokenIssueTime", cutoff.as_str())]),
+        )]);
+        let sid = attribution::encode_sid(attribution::ROLE_WIDE_SID, served);
+        let doc = Document {
+            version: "2012-10-17",
+            statement: vec![deny_all(sid, condition)],
+        };
+        serde_json::to_string(&doc).expect("policy document serializes")
+    }
+
     /// The latest role-wide cutoff in an existing document, counting only statements of
     /// exactly the console's shape (see [`read_revocations`]).
     pub fn latest_cutoff(document: &str) -> Result<Option<OffsetDateTime>, PolicyParseError> {
@@ -93,6 +111,9 @@ pub struct DenyStatement {
     pub cutoff: OffsetDateTime,
     /// Session scope: the one `aws:userid` the statement is limited to.
     pub userid: Option<String>,
+    /// The statement's `Sid` as written (no condition: it only names whom the statement
+    /// serves, see [`attribution`]).
+    pub sid: Option<String>,
 }
 
 /// What an existing policy under one of our names holds: the revocations we can trust, and
@@ -157,7 +178,7 @@ fn bounded_key(k: &str) -> String {
 }
 
 /// The one statement shape that is a revocation, or why this statement is not one.
-fn exact_statement(s: &Value) -> Result<DenyStatement, String> {
+pub fn exact_statement(s: &Value) -> Result<DenyStatement, String> {
     let Value::Object(s) = s else {
         return Err("not an object".into());
     };
@@ -215,7 +236,12 @@ fn exact_statement(s: &Value) -> Result<DenyStatement, String> {
         }
     }
     let cutoff = cutoff.ok_or("no DateLessThan aws:TokenIssueTime")?;
-    Ok(DenyStatement { cutoff, userid })
+    let sid = s.get("Sid").and_then(Value::as_str).map(str::to_string);
+    Ok(DenyStatement {
+        cutoff,
+        userid,
+        sid,
+    })
 }
 
 /// `<RoleId>:<valid session name>` or a user id: no policy variable, no wildcard.
@@ -314,6 +340,12 @@ impl SessionRevocations {
     }
 
     pub fn to_json(&self) -> String {
+        self.to_json_served(&BTreeMap::new())
+    }
+
+    /// The document, each statement's `Sid` also naming the incidents it serves (`served`, by
+    /// `aws:userid`; see [`attribution`]).
+    pub fn to_json_served(&self, served: &BTreeMap<String, Vec<attribution::Served>>) -> String {
         let cutoffs: Vec<(String, &str)> = self
             .sessions
             .iter()
@@ -330,7 +362,12 @@ impl SessionRevocations {
                     ),
                     ("StringEquals", BTreeMap::from([("aws:userid", *userid)])),
                 ]);
-                deny_all(Some(format!("StolenSession{}", i + 1)), condition)
+                let prefix = format!("{}{}", attribution::SESSION_SID, i + 1);
+                let sid = served
+                    .get(*userid)
+                    .and_then(|entries| attribution::encode_sid(&prefix, entries))
+                    .unwrap_or(prefix);
+                deny_all(Some(sid), condition)
             })
             .collect();
         serde_json::to_string(&Document {
