@@ -27,6 +27,7 @@
 
 use super::describe;
 use super::finding::{parse_finding, Fallback};
+use crate::model::incident::UnreadableField;
 use crate::model::{FindingError, Incident, Origin};
 use serde_json::{json, Map, Value};
 
@@ -80,13 +81,14 @@ pub(super) fn parse_asff(obj: &Map<String, Value>, fallback: Option<Fallback>) -
     }
 
     let mut unreadable: Option<FindingError> = None;
-    let finding_type = match guardduty_type(obj) {
+    let type_read = match guardduty_type(obj) {
         Ok(t) => t,
         Err(e) => {
             unreadable.get_or_insert(e);
-            None
+            TypeRead::default()
         }
     };
+    let finding_type = type_read.finding_type;
     let (key, instance_id) = match resources(obj) {
         Ok(r) => r,
         Err(e) => {
@@ -167,12 +169,27 @@ pub(super) fn parse_asff(obj: &Map<String, Value>, fallback: Option<Fallback>) -
         unreachable!("json! object")
     };
     let mut incident = parse_finding(&finding, fallback);
+    if type_read.from_types {
+        incident.ignored_fields.push(UnreadableField {
+            field: "FindingProviderFields.Types".into(),
+            expected: "GuardDuty's own types (what BatchUpdateFindings cannot change)".into(),
+            found: "nothing: the type was read from `Types`, which anyone allowed securityhub:BatchUpdateFindings can change".into(),
+        });
+    }
     if let Some(e) = unreadable {
         // Same rule as an unreadable identity field: nothing can act on half of a principal.
         incident.principal = Incident::empty(Origin::Finding).principal;
         incident.unreadable.get_or_insert(e);
     }
     incident
+}
+
+/// The finding's type and where it was read.
+#[derive(Default)]
+struct TypeRead {
+    finding_type: Option<String>,
+    /// From the top-level `Types`, for want of `FindingProviderFields`.
+    from_types: bool,
 }
 
 fn short(v: Option<&Value>) -> Option<String> {
@@ -231,21 +248,40 @@ fn severity(obj: &Map<String, Value>) -> Value {
     }
 }
 
-/// GuardDuty's type from `Types` (or `FindingProviderFields.Types`): the last part of
-/// `<namespace>/<category>/<classifier>`, with the first `-` after the `:` turned back into `/`
-/// (`UnauthorizedAccess:IAMUser-InstanceCredentialExfiltration.OutsideAWS`). Several entries must
-/// agree; none readable is an unreadable identity.
-fn guardduty_type(obj: &Map<String, Value>) -> Result<Option<String>, FindingError> {
-    let list = match obj.get("Types") {
-        Some(Value::Array(a)) if !a.is_empty() => a,
-        _ => match obj
-            .get("FindingProviderFields")
-            .and_then(|f| f.get("Types"))
-        {
-            Some(Value::Array(a)) => a,
-            _ => return Ok(None),
+/// GuardDuty's type from `FindingProviderFields.Types`: what GuardDuty wrote. The top-level
+/// `Types` can be changed by anyone allowed `securityhub:BatchUpdateFindings` (an attacker can
+/// turn a credential finding into a harmless one, or the reverse); `FindingProviderFields` only
+/// by the provider. `Types` is read only when `FindingProviderFields` is absent (an older or
+/// hand-written ASFF finding), and the report names that. Each entry is
+/// `<namespace>/<category>/<classifier>`; the last part, with the first `-` after the `:` turned
+/// back into `/`, is the type (`UnauthorizedAccess:IAMUser-InstanceCredentialExfiltration.OutsideAWS`).
+/// Several entries must agree; none readable is an unreadable identity.
+fn guardduty_type(obj: &Map<String, Value>) -> Result<TypeRead, FindingError> {
+    let (field, list) = match obj.get("FindingProviderFields") {
+        None | Some(Value::Null) => match obj.get("Types") {
+            Some(Value::Array(a)) if !a.is_empty() => ("Types", a),
+            _ => return Ok(TypeRead::default()),
         },
+        Some(Value::Object(fpf)) => match fpf.get("Types") {
+            Some(Value::Array(a)) => ("FindingProviderFields.Types", a),
+            other => {
+                return Err(FindingError::new(
+                    "FindingProviderFields.Types",
+                    format!(
+                        "expected GuardDuty's types (an array), found {}",
+                        other.map(describe).unwrap_or_else(|| "nothing".into())
+                    ),
+                ))
+            }
+        },
+        Some(other) => {
+            return Err(FindingError::new(
+                "FindingProviderFields",
+                format!("expected an object, found {}", describe(other)),
+            ))
+        }
     };
+    let from_types = field == "Types";
     let mut found: Option<String> = None;
     for t in list.iter().take(MAX_TYPES) {
         let Some(t) = t.as_str().filter(|t| t.len() <= 256) else {
@@ -265,7 +301,7 @@ fn guardduty_type(obj: &Map<String, Value>) -> Result<Option<String>, FindingErr
         match &found {
             Some(f) if *f != candidate => {
                 return Err(FindingError::new(
-                    "Types",
+                    field,
                     format!(
                         "two different GuardDuty types ({:?}, {:?})",
                         crate::text::safe_text(f, 80),
@@ -277,9 +313,12 @@ fn guardduty_type(obj: &Map<String, Value>) -> Result<Option<String>, FindingErr
         }
     }
     match found {
-        Some(t) => Ok(Some(t)),
+        Some(t) => Ok(TypeRead {
+            finding_type: Some(t),
+            from_types,
+        }),
         None => Err(FindingError::new(
-            "Types",
+            field,
             "no GuardDuty finding type (`<namespace>/<category>/<ThreatPurpose>:<ResourceType>-<ThreatFamily>`)",
         )),
     }
