@@ -322,3 +322,121 @@ fn wrong_types_anywhere_give_incidents_never_a_panic() {
         }
     }
 }
+
+#[test]
+fn the_fuzz_seeds_parse_as_intended() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+    for (file, credentials, review) in [
+        ("attack-sequence-get-findings.json", 2, false),
+        ("attack-sequence-no-credential.json", 0, true),
+        ("attack-sequence-securityhub-full.json", 10, true),
+    ] {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+        let list = incidents(&v);
+        let reviews = list
+            .iter()
+            .filter(|i| i.sequence.as_ref().unwrap().review.is_some())
+            .count();
+        assert_eq!(
+            (list.len() - reviews, reviews == 1),
+            (credentials, review),
+            "{file}: {list:#?}"
+        );
+    }
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("attack-sequence-hostile.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(parse_payload(&v).unwrap().items.len() >= 3);
+}
+
+#[test]
+fn the_report_ties_each_incident_to_the_sequence_and_counts_what_was_contained() {
+    use crate::model::{ActionKind, ActionOutcome, Status};
+    use crate::report::{IncidentReport, Report};
+    let list = incidents(&event());
+    let done = |kind, target: &str, status| vec![ActionOutcome::new(kind, target, status, "x")];
+    let reports = vec![
+        IncidentReport::new(
+            &list[0],
+            done(
+                ActionKind::DeactivateAccessKey,
+                "AKIAQEXAMPLE7CIUSER1",
+                Status::Done,
+            ),
+        ),
+        IncidentReport::new(
+            &list[1],
+            done(ActionKind::RevokeRoleSessions, "web-app", Status::Failed),
+        ),
+    ];
+    let now = time::OffsetDateTime::UNIX_EPOCH;
+    let r = Report::new(None, false, reports, now, 0);
+    assert!(
+        r.summary.ends_with(
+            "attack sequence 4ac9e2f07b1d48e3a6c05f9d8e7b2a10: 1 of 2 credentials contained"
+        ),
+        "{}",
+        r.summary
+    );
+    let json: Value = serde_json::from_str(&r.to_json()).unwrap();
+    let seq = &json["incidents"][1]["sequence"];
+    assert_eq!(seq["credential"], 2);
+    assert_eq!(seq["signals"][1]["name"], "s3:GetObject");
+    assert_eq!(seq["signals"][1]["type"], "S3_DATA_EVENTS");
+    assert_eq!(seq["signals"][1]["count"], 212);
+    assert_eq!(seq["signals"][1]["last_seen"], "2026-11-22T03:12:48Z");
+    let text = r.to_text();
+    assert!(
+        text.contains("credential 2 of 2 named by attack sequence 4ac9e2f07b1d48e3a6c05f9d8e7b2a10; signals: sts:AssumeRole (CLOUD_TRAIL, 1×"),
+        "{text}"
+    );
+    // A dry run says "would be contained".
+    let reports = vec![IncidentReport::new(
+        &list[0],
+        done(ActionKind::DeactivateAccessKey, "k", Status::WouldDo),
+    )];
+    assert!(Report::new(None, true, reports, now, 0)
+        .summary
+        .contains("1 of 2 credentials would be contained"));
+}
+
+#[test]
+fn verify_findings_compares_each_credential_with_guardduty_s_own() {
+    use crate::verify::{finding_arn, judge, Verdict};
+    let copy = event()["detail"].clone();
+    let list = incidents(&event());
+    for given in &list {
+        let arn = finding_arn(given).unwrap();
+        match judge(given, &arn, Some(&copy)) {
+            Verdict::Genuine(c) => assert_eq!(c.principal, given.principal),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A credential GuardDuty's copy does not name: refused.
+    let mut forged = event();
+    sequence(&mut forged)["actors"][1]["session"]["issuer"] =
+        json!("arn:aws:iam::123456789012:role/admin");
+    let given = &incidents(&forged)[1];
+    let arn = finding_arn(given).unwrap();
+    assert!(matches!(
+        judge(given, &arn, Some(&copy)),
+        Verdict::Differs(_)
+    ));
+    // Security Hub's full copy: its review stands once GuardDuty knows the finding.
+    let mut review = list[0].clone();
+    review.principal = Incident::empty(crate::model::Origin::Finding).principal;
+    review.account = Some("123456789012".into());
+    review.sequence = Some(crate::model::SequenceLink {
+        credentials_found: 10,
+        credential: None,
+        signals: Vec::new(),
+        more_may_exist: true,
+        review: Some("more".into()),
+    });
+    assert!(matches!(
+        judge(&review, &arn, Some(&copy)),
+        Verdict::Genuine(_)
+    ));
+}
