@@ -871,15 +871,24 @@ fn every_sample_event_end_to_end() {
                 let incidents = report["incidents"].as_array().expect("incidents");
                 assert_eq!(incidents.len(), 2, "{name}: two credentials\n{report:#}");
                 for i in incidents {
-                    assert_eq!(i["finding_type"], "AttackSequence:IAM/CompromisedCredentials");
+                    assert_eq!(
+                        i["finding_type"],
+                        "AttackSequence:IAM/CompromisedCredentials"
+                    );
                     assert_eq!(i["sequence"]["credentials_found"], 2, "{name}: {i:#}");
                     assert!(
                         matches!(i["outcome"].as_str(), Some("revoked" | "already_covered")),
                         "{name}: {i:#}"
                     );
                 }
-                assert_eq!(incidents[0]["principal"]["name"], "ci-bot", "{name}\n{report:#}");
-                assert_eq!(incidents[1]["principal"]["name"], "web-app", "{name}\n{report:#}");
+                assert_eq!(
+                    incidents[0]["principal"]["name"], "ci-bot",
+                    "{name}\n{report:#}"
+                );
+                assert_eq!(
+                    incidents[1]["principal"]["name"], "web-app",
+                    "{name}\n{report:#}"
+                );
                 assert_eq!(
                     incidents[1]["sequence"]["signals"][1]["name"], "s3:GetObject",
                     "{name}: the role's own signals\n{report:#}"

@@ -380,13 +380,17 @@ fn actor_credential(
     c.access_key_id = identity(&["user", "credentialUid"]);
     c.account = identity(&["user", "account", "uid"]);
     let issuer = identity(&["session", "issuer"]);
-    // A role session: the role and its account are the issuer's (the role's ARN), not a name
-    // the caller picked (`user.name` may be the session's) nor where the activity took place.
-    if let Some((account, _, role)) = issuer.as_deref().and_then(names::parse_role_arn) {
-        if matches!(
-            UserType::parse(c.user_type.as_deref().unwrap_or("")),
-            UserType::AssumedRole | UserType::Role
-        ) {
+    // A role session: the role and its account are the issuer's (the role's ARN). Never
+    // `user.name`, which may be the session name, chosen by whoever assumed the role (a session
+    // named like a bystander role must not revoke that role), nor `user.account`, where the
+    // activity took place. Without an issuer, the role is found by the RoleId in `user.uid`
+    // (`AROA…:session`), or by a key resource naming the same key.
+    if matches!(
+        UserType::parse(c.user_type.as_deref().unwrap_or("")),
+        UserType::AssumedRole | UserType::Role
+    ) {
+        c.name = None;
+        if let Some((account, _, role)) = issuer.as_deref().and_then(names::parse_role_arn) {
             c.account = Some(account);
             c.name = Some(role);
         }

@@ -181,27 +181,47 @@ fn a_sequence_that_names_no_credential_is_a_review_for_a_person() {
 fn a_hostile_name_in_an_actor_never_reaches_a_policy_and_costs_only_its_credential() {
     let mut f = event();
     let seq = sequence(&mut f);
-    seq["actors"][1]["session"]["issuer"] = json!(null);
-    seq["actors"][1]["user"]["name"] = json!("${aws:username}*");
-    seq["actors"][0]["user"]["name"] = json!({"not": "a string"});
+    seq["actors"][0]["user"]["name"] = json!("${aws:username}*");
+    seq["actors"][1]["user"]["name"] = json!({"not": "a string"});
     seq["resources"] = json!([]);
     let list = incidents(&f);
     assert_eq!(list.len(), 2);
-    // The unreadable name: that credential is unreadable, named at its path.
-    let e = list[0].unreadable.as_ref().unwrap();
-    assert_eq!(e.field, "service.detection.sequence.actors[0].user.name");
-    assert!(matches!(
-        triage(&list[0], &Config::default()),
-        Triage::Done(_)
-    ));
-    // The hostile string: refused by the role-name rule, like a single finding's.
-    let Triage::Done(a) = triage(&list[1], &Config::default()) else {
+    // The hostile string: refused by the user-name rule, like a single finding's.
+    let Triage::Done(a) = triage(&list[0], &Config::default()) else {
         panic!()
     };
     assert!(
-        format!("{a:?}").contains("not a valid IAM role name"),
+        format!("{a:?}").contains("names no valid IAM user"),
         "{a:?}"
     );
+    // The unreadable name: that credential is unreadable, named at its path.
+    let e = list[1].unreadable.as_ref().unwrap();
+    assert_eq!(e.field, "service.detection.sequence.actors[1].user.name");
+    assert!(matches!(
+        triage(&list[1], &Config::default()),
+        Triage::Done(_)
+    ));
+}
+
+#[test]
+fn a_session_named_like_another_role_never_names_that_role() {
+    // Without an issuer, `user.name` (possibly the session name the caller chose) is not the
+    // role: the RoleId in `user.uid` is, looked up by id.
+    let mut f = event();
+    let seq = sequence(&mut f);
+    seq["actors"][1]["session"]["issuer"] = json!(null);
+    seq["actors"][1]["user"]["name"] = json!("billing-reader");
+    let role = &incidents(&f)[1];
+    assert_eq!(role.principal.name, None);
+    let Triage::Role(target) = triage(role, &Config::default()) else {
+        panic!("{role:#?}")
+    };
+    assert_eq!(target.name, None);
+    assert_eq!(target.role_id.as_deref(), Some("AROAQEXAMPLEWEBAPP0001"));
+    // A hostile issuer is no role ARN: the same.
+    sequence(&mut f)["actors"][1]["session"]["issuer"] =
+        json!("arn:aws:iam::123456789012:role/${aws:username}");
+    assert_eq!(incidents(&f)[1].principal.name, None);
 }
 
 #[test]
