@@ -82,7 +82,15 @@ impl Credential {
     fn same(&self, other: &Credential) -> bool {
         match (&self.access_key_id, &other.access_key_id) {
             (Some(a), Some(b)) => a == b,
-            _ => {
+            // One names the key, the other only its principal: the same when the principal is.
+            (Some(_), None) | (None, Some(_)) => {
+                self.principal_id.is_some()
+                    && self.principal_id == other.principal_id
+                    && (self.account.is_none()
+                        || other.account.is_none()
+                        || self.account == other.account)
+            }
+            (None, None) => {
                 self.account == other.account
                     && self.principal_id == other.principal_id
                     && self.access_key_id == other.access_key_id
@@ -422,7 +430,9 @@ fn key_resource(
     c.principal_id = identity(&["data", "accessKey", "principalId"]);
     c.name = identity(&["data", "accessKey", "userName"]);
     c.user_type = identity(&["data", "accessKey", "userType"]);
-    let is_key = |k: &String| names::is_unique_id(k, "AKIA") || names::is_unique_id(k, "ASIA");
+    // An access key id is alphanumeric, 16 to 128 characters (`AKIA…`, `ASIA…` in AWS); a
+    // `uid` of another form (an ARN) names the resource, not the key.
+    let is_key = |k: &String| names::is_unique_id(k, "");
     c.access_key_id = uid
         .clone()
         .filter(is_key)

@@ -460,3 +460,23 @@ fn verify_findings_compares_each_credential_with_guardduty_s_own() {
         Verdict::Genuine(_)
     ));
 }
+
+#[test]
+fn a_key_resource_joins_its_actor_by_key_or_by_principal() {
+    // A key id of another prefix (emulators mint FKIA…), and a resource naming only the principal.
+    let mut f = event();
+    let seq = sequence(&mut f);
+    seq["actors"][0]["user"]["credentialUid"] = json!("FKIA6F5C7A79BA0B4BE6");
+    seq["resources"][0]["uid"] = json!("FKIA6F5C7A79BA0B4BE6");
+    seq["resources"][0]["name"] = json!("FKIA6F5C7A79BA0B4BE6");
+    assert_eq!(incidents(&f).len(), 2);
+    let seq = sequence(&mut f);
+    seq["resources"][0]["uid"] = json!("arn:aws:iam::123456789012:user/ci-bot");
+    seq["resources"][0]["name"] = json!("ci-bot");
+    let list = incidents(&f);
+    assert_eq!(list.len(), 2, "{list:#?}");
+    assert_eq!(
+        list[0].principal.access_key_id.as_deref(),
+        Some("FKIA6F5C7A79BA0B4BE6")
+    );
+}
