@@ -480,3 +480,30 @@ fn a_key_resource_joins_its_actor_by_key_or_by_principal() {
         Some("FKIA6F5C7A79BA0B4BE6")
     );
 }
+
+#[test]
+fn root_and_unknown_principals_in_a_sequence_get_their_own_steps() {
+    let mut f = event();
+    *sequence(&mut f) = json!({"actors": [
+        {"id": "r", "user": {"type": "Root", "uid": "123456789012", "credentialUid": "ASIAEXAMPLEROOT00001",
+            "account": {"uid": "123456789012"}}},
+        {"id": "s", "user": {"type": "AWSService", "name": "ec2.amazonaws.com", "account": {"uid": "123456789012"}}}
+    ]});
+    let list = incidents(&f);
+    assert_eq!(list.len(), 2);
+    let Triage::Done(root) = triage(&list[0], &Config::default()) else {
+        panic!()
+    };
+    assert_eq!(root.target, "root");
+    assert!(
+        format!("{root:?}").contains("Sign in as root of account 123456789012"),
+        "{root:?}"
+    );
+    let Triage::Done(other) = triage(&list[1], &Config::default()) else {
+        panic!()
+    };
+    assert!(
+        format!("{other:?}").contains("cannot be revoked by this tool"),
+        "{other:?}"
+    );
+}
