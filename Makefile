@@ -106,5 +106,5 @@ clean:
 SECONDS ?= 300
 fuzz:
 	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-	mkdir -p core/fuzz/corpus/parse_payload && cp events/*.json core/fuzz/corpus/parse_payload/
+	mkdir -p core/fuzz/corpus/parse_payload && cp events/*.json core/fuzz/seeds/*.json core/fuzz/corpus/parse_payload/
 	cd core/fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run parse_payload -- -max_total_time=$(SECONDS) -max_len=65536

@@ -1780,3 +1780,109 @@ async fn drill_8b_two_roles_and_a_key_left_behind() {
     }
     c.done();
 }
+
+// ---- drill 9 --------------------------------------------------------------------------------
+
+/// An attack sequence (`AttackSequence:IAM/CompromisedCredentials`, issue 24): one finding names
+/// an IAM user's long-term key and a role session, as GuardDuty does (`actors[]`, an
+/// `ACCESS_KEY` resource, `signals[]`), and no `accessKeyDetails`. Every credential it names is
+/// refused afterwards; a bystander user and a session of another role still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_9_attack_sequence_every_credential_named() {
+    let cloud = Cloud::connect().await;
+    let n = fakecloud::nonce();
+    let operator = cloud.operator(&format!("d9-{n}-operator")).await;
+    let user = cloud.user(&format!("d9-{n}-ci-bot")).await;
+    let stolen_key = cloud.key(&user.name).await;
+    let role = cloud.role(&format!("d9-{n}-web")).await;
+    let other_role = cloud.role(&format!("d9-{n}-reporting")).await;
+    let stolen = cloud.assume(&operator, &role, "d9-attacker").await;
+    let neighbour = cloud.assume(&operator, &other_role, "d9-reporting").await;
+    let bystander = cloud.user(&format!("d9-{n}-bystander")).await;
+    let bystander_key = cloud.key(&bystander.name).await;
+    must_work(&cloud, "the stolen user key", &stolen_key).await;
+    must_work(&cloud, "the stolen role session", &stolen.creds).await;
+    must_work(&cloud, "another role's session", &neighbour.creds).await;
+    must_work(&cloud, "a bystander user's key", &bystander_key).await;
+    let seen = OffsetDateTime::now_utc();
+
+    // A finding shaped like GuardDuty's sequence: the role named only through the session's
+    // issuer (its ARN), the session name in `user.name` as an attacker would choose it.
+    let mut detail = finding(
+        ACCOUNT,
+        "AttackSequence:IAM/CompromisedCredentials",
+        &Stolen::user_key(&user, &stolen_key),
+        seen,
+    );
+    detail["severity"] = json!(9.2);
+    detail["resource"] = json!({"resourceType": "AttackSequence"});
+    detail["service"]["detection"] = json!({"sequence": {
+        "uid": unique_hex(),
+        "actors": [
+            {"id": "actor-user", "user": {"name": user.name, "uid": user.id, "type": "IAMUser",
+                "credentialUid": stolen_key.key, "account": {"uid": ACCOUNT}}},
+            {"id": "actor-role", "user": {"name": stolen.name, "uid": stolen.userid, "type": "AssumedRole",
+                "credentialUid": stolen.creds.key, "account": {"uid": ACCOUNT}},
+             "session": {"uid": stolen.userid, "issuer": role.arn}}
+        ],
+        "resources": [{"uid": stolen_key.key, "resourceType": "ACCESS_KEY", "accountId": ACCOUNT,
+            "data": {"accessKey": {"principalId": user.id, "userName": user.name, "userType": "IAMUser"}}}],
+        "signals": [
+            {"uid": "s1", "type": "CLOUD_TRAIL", "name": "iam:ListRoles", "count": 3,
+             "firstSeenAt": gd_time(seen - time::Duration::seconds(5)), "lastSeenAt": gd_time(seen),
+             "actorIds": ["actor-user", "actor-role"]}
+        ]
+    }});
+    let lambda = Lambda::start("d9", 1, &[]);
+    let invocation = lambda.invoke(&envelope(&detail));
+    let report = invocation.report("drill 9");
+    let keys = cloud.key_statuses(&user.name).await;
+    let role_policy = cloud.role_policy(&role.name, ROLE_POLICY).await;
+    let user_policy = cloud.user_policy(&user.name, ROLE_POLICY).await;
+
+    let mut c = Checks::new("drill 9");
+    c.check(
+        "one incident per credential, each tied to the sequence",
+        report["incidents"].as_array().is_some_and(|l| {
+            l.len() == 2 && l.iter().all(|i| i["sequence"]["credentials_found"] == 2)
+        }),
+        &report["incidents"],
+    );
+    c.check(
+        "the headline counts the credentials contained",
+        report["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("2 of 2 credentials contained")),
+        &report["summary"],
+    );
+    c.check(
+        "ListAccessKeys: the stolen key is Inactive",
+        keys.get(&stolen_key.key).map(String::as_str) == Some("Inactive"),
+        format!("{keys:?}"),
+    );
+    c.check(
+        format!("{ROLE_POLICY} on the role named by the session's issuer"),
+        role_policy
+            .as_deref()
+            .is_some_and(|d| only_revocations(d, false).is_ok()),
+        role_policy.as_deref().unwrap_or("(none)"),
+    );
+    c.check(
+        format!("{ROLE_POLICY} on the user (sessions minted from the key)"),
+        user_policy
+            .as_deref()
+            .is_some_and(|d| only_revocations(d, false).is_ok()),
+        user_policy.as_deref().unwrap_or("(none)"),
+    );
+    let v = cloud.call(&stolen_key).await;
+    c.check("the stolen user key is refused", v.refused(), &v);
+    c.denied(&cloud, "the stolen role session", &stolen.creds)
+        .await;
+    c.works(&cloud, "another role's session", &neighbour.creds)
+        .await;
+    c.works(&cloud, "the bystander user's key", &bystander_key)
+        .await;
+    c.works(&cloud, "the operator (an IAM user)", &operator)
+        .await;
+    c.done();
+}

@@ -55,6 +55,7 @@ const EXPECTATIONS: &[&str] = &[
     "member-account-event.json",
     "securityhub-imported-event.json",
     "securityhub-custom-action-event.json",
+    "attack-sequence-event.json",
 ];
 
 fn repo() -> PathBuf {
@@ -863,6 +864,50 @@ fn every_sample_event_end_to_end() {
                 assert_eq!(
                     after["policies"]["web-app"], before["policies"]["web-app"],
                     "{name}: nothing is written"
+                );
+            }
+            "attack-sequence-event.json" => {
+                // One incident per credential the sequence names, each tied to it. Both were
+                // contained by the events above (ci-bot's key, web-app's sessions): already
+                // covered now, and counted as contained.
+                let incidents = report["incidents"].as_array().expect("incidents");
+                assert_eq!(incidents.len(), 2, "{name}: two credentials\n{report:#}");
+                for i in incidents {
+                    assert_eq!(
+                        i["finding_type"],
+                        "AttackSequence:IAM/CompromisedCredentials"
+                    );
+                    assert_eq!(i["sequence"]["credentials_found"], 2, "{name}: {i:#}");
+                    assert!(
+                        matches!(i["outcome"].as_str(), Some("revoked" | "already_covered")),
+                        "{name}: {i:#}"
+                    );
+                }
+                assert_eq!(
+                    incidents[0]["principal"]["name"], "ci-bot",
+                    "{name}\n{report:#}"
+                );
+                assert_eq!(
+                    incidents[1]["principal"]["name"], "web-app",
+                    "{name}\n{report:#}"
+                );
+                assert_eq!(
+                    incidents[1]["sequence"]["signals"][1]["name"], "s3:GetObject",
+                    "{name}: the role's own signals\n{report:#}"
+                );
+                assert!(
+                    str_of(&report, "summary").contains(
+                        "attack sequence 4ac9e2f07b1d48e3a6c05f9d8e7b2a10: 2 of 2 credentials contained"
+                    ),
+                    "{name}: {}",
+                    report["summary"]
+                );
+                let keys = &after["ci_bot_keys"];
+                assert_eq!(keys[&seeded.ci_bot_keys[0]], "Inactive", "{name}: {keys}");
+                assert_eq!(keys[&seeded.ci_bot_keys[1]], "Active", "{name}: {keys}");
+                assert!(
+                    after["policies"]["web-app"][ROLE_POLICY].is_object(),
+                    "{name}: {after:#}"
                 );
             }
             _ => unreachable!("{name} is in EXPECTATIONS without a check"),

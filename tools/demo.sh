@@ -5,8 +5,8 @@
 # Everything started here is stopped on exit or Ctrl-C.
 #
 # Usage: tools/demo.sh            (or: make demo, which also installs .venv first)
-#        EVENT=events/<file>.json tools/demo.sh   to send another sample (placeholder ids are not
-#        replaced: the instance and IAM-user samples name ids moto cannot create)
+#        EVENT=events/<file>.json tools/demo.sh   to send another sample (ci-bot's example key id
+#        is replaced by the key moto made, as the end-to-end test does; the instance id is not)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${VENV:-$here/.venv}"
@@ -115,9 +115,22 @@ pyjson '(lambda f: "\n".join([
   "from      " + str(f.get("service", {}).get("action", {}).get("awsApiCallAction", {})
                      .get("remoteIpDetails", {}).get("ipAddressV4")),
 ]))(d.get("detail", d))' <"$event" || true
+# An attack sequence names its credentials in service.detection.sequence, not accessKeyDetails.
+pyjson '"\n".join("actor     " + str((a.get("user") or {}).get("type")) + " " + str((a.get("user") or {}).get("name"))
+  + "  key " + str((a.get("user") or {}).get("credentialUid")) + "  issuer " + str((a.get("session") or {}).get("issuer"))
+  for a in (d.get("detail", d).get("service", {}).get("detection", {}).get("sequence", {}).get("actors") or []))' \
+  <"$event" || true
 note "(the sample's ids are examples: moto made its own RoleIds, so the report notes the difference)"
+# ci-bot's example key id becomes the key moto made for ci-bot (tools/seed.py seed).
+"$py" - "$event" "$work/seed.json" >"$work/event.json" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+keys = json.load(open(sys.argv[2])).get("ci_bot_keys") or []
+print(text.replace("AKIAQEXAMPLE7CIUSER1", keys[0]) if keys else text, end="")
+PY
+event_sent="$work/event.json"
 if ! cargo lambda invoke session-revoker --invoke-address 127.0.0.1 --invoke-port "$port" \
-  --data-file "$event" >"$work/report.json" 2>"$work/invoke.err"; then
+  --data-file "$event_sent" >"$work/report.json" 2>"$work/invoke.err"; then
   cat "$work/report.json" "$work/invoke.err" >&2
   die "the invocation failed"
 fi

@@ -23,7 +23,17 @@ pub const DEFAULT_FINDING_TYPES: &[&str] = &[
     "PenTest:IAMUser/KaliLinux",
     "PenTest:IAMUser/ParrotLinux",
     "PenTest:IAMUser/PentooLinux",
+    // Attack sequences (Critical) that name the credentials used: each credential is an
+    // incident of its own (`input::sequence`).
+    "AttackSequence:IAM/CompromisedCredentials",
+    "AttackSequence:S3/CompromisedData",
 ];
+
+/// Attack sequences whose credentials this tool contains (each one like a finding of its own).
+pub fn is_credential_sequence(finding_type: &str) -> bool {
+    finding_type == "AttackSequence:IAM/CompromisedCredentials"
+        || finding_type == "AttackSequence:S3/CompromisedData"
+}
 
 /// Finding types whose credentials sit on an EC2 instance (or other resource) GuardDuty names.
 pub fn is_instance_exfiltration(finding_type: &str) -> bool {
@@ -38,8 +48,8 @@ pub fn known_not_revocable(finding_type: &str) -> Option<&'static str> {
         Some("root credentials cannot be revoked through the IAM API; follow the root-credential steps")
     } else if finding_type.starts_with("Stealth:IAMUser/") {
         Some("a configuration change (logging, password policy), not a stolen session by itself: review it")
-    } else if finding_type.starts_with("AttackSequence:") {
-        Some("an attack sequence lists signals, not one access key: review its signals and revoke by hand or with a manual request")
+    } else if finding_type.starts_with("AttackSequence:") && !is_credential_sequence(finding_type) {
+        Some("an attack sequence of workloads (clusters, instances), not of stolen credentials: review its signals and revoke by hand or with a manual request")
     } else {
         None
     }

@@ -16,7 +16,7 @@
 //! - `NotVerifiable`: there is nothing to look up (no valid ARN), or GuardDuty's answer cannot
 //!   be read. Never a reason to act.
 
-use crate::input::parse_guardduty_finding;
+use crate::input::parse_guardduty_findings;
 use crate::model::{FindingArn, Incident, Origin};
 use crate::text::safe_text;
 use serde_json::Value;
@@ -172,7 +172,7 @@ pub fn judge(given: &Incident, arn: &FindingArn, copy: Option<&Value>) -> Verdic
     let Some(copy) = copy else {
         return Verdict::Unknown;
     };
-    let copy = match parse_guardduty_finding(copy) {
+    let copies = match parse_guardduty_findings(copy) {
         Ok(c) => c,
         Err(e) => {
             return Verdict::NotVerifiable(NotVerifiable::CopyUnreadable(safe_text(
@@ -181,6 +181,34 @@ pub fn judge(given: &Incident, arn: &FindingArn, copy: Option<&Value>) -> Verdic
             )))
         }
     };
+    // An attack sequence is one incident per credential: the given incident is compared with
+    // GuardDuty's incident for the same credential (or GuardDuty's review for the review).
+    let copy = match copies.as_slice() {
+        [one] if !is_review(given) || is_review(one) => one.clone(),
+        many => match same_credential(given, many) {
+            Some(c) => c.clone(),
+            None => match many.first() {
+                Some(first) => first.clone(),
+                None => return Verdict::Unknown,
+            },
+        },
+    };
+    // The review of an attack sequence whose GuardDuty copy needs none (Security Hub's copy was
+    // full, GuardDuty's is not): it writes nothing, so it stands as given once the finding's own
+    // fields are GuardDuty's; the credentials GuardDuty's copy names are its steps.
+    if is_review(given) && !is_review(&copy) && copy.unreadable.is_none() {
+        if copy.finding_id.as_deref() != Some(arn.finding_id.as_str()) {
+            return Verdict::Unknown;
+        }
+        let diffs: Vec<Difference> = differences(given, &copy)
+            .into_iter()
+            .filter(|d| matches!(d.field, Field::FindingId | Field::Type | Field::Region))
+            .collect();
+        return match diffs.is_empty() {
+            true => Verdict::Genuine(Box::new(given.clone())),
+            false => Verdict::Differs(diffs),
+        };
+    }
     if let Some(e) = &copy.unreadable {
         return Verdict::NotVerifiable(NotVerifiable::CopyUnreadable(safe_text(
             &e.to_string(),
@@ -197,6 +225,19 @@ pub fn judge(given: &Incident, arn: &FindingArn, copy: Option<&Value>) -> Verdic
     } else {
         Verdict::Differs(diffs)
     }
+}
+
+/// GuardDuty's incident for the same credential of an attack sequence as `given`: the one
+/// without differences, and of the same kind (a credential, or the review).
+fn same_credential<'a>(given: &Incident, copies: &'a [Incident]) -> Option<&'a Incident> {
+    copies
+        .iter()
+        .find(|c| is_review(c) == is_review(given) && differences(given, c).is_empty())
+}
+
+/// The incident about an attack sequence as a whole (not one of its credentials).
+fn is_review(i: &Incident) -> bool {
+    i.sequence.as_ref().is_some_and(|s| s.credential.is_none())
 }
 
 /// Every identity field the given finding names that GuardDuty's copy has differently. A field
@@ -258,7 +299,7 @@ mod tests {
     }
 
     fn incident(v: &Value) -> Incident {
-        parse_guardduty_finding(v).unwrap()
+        crate::input::parse_guardduty_finding(v).unwrap()
     }
 
     fn arn_of(i: &Incident) -> FindingArn {

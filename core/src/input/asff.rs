@@ -26,7 +26,9 @@
 //! checked here: that the product is GuardDuty, the type, and that exactly one access key is named.
 
 use super::describe;
-use super::finding::{parse_finding, Fallback};
+use super::finding::{camelize, parse_finding, parse_findings, Fallback};
+use super::sequence::Copy;
+use crate::model::incident::UnreadableField;
 use crate::model::{FindingError, Incident, Origin};
 use serde_json::{json, Map, Value};
 
@@ -49,7 +51,7 @@ pub(super) fn is_asff(v: &Value) -> bool {
 
 /// One ASFF finding to an incident. Another product's finding is an incident that is not a
 /// finding (skipped with the product named); a GuardDuty one is read like GuardDuty's own.
-pub(super) fn parse_asff(obj: &Map<String, Value>, fallback: Option<Fallback>) -> Incident {
+pub(super) fn parse_asff(obj: &Map<String, Value>, fallback: Option<Fallback>) -> Vec<Incident> {
     let product = match obj.get("ProductArn") {
         Some(Value::String(s)) => Some(s.as_str()),
         _ => None,
@@ -76,23 +78,33 @@ pub(super) fn parse_asff(obj: &Map<String, Value>, fallback: Option<Fallback>) -
                     .unwrap_or_else(|| "missing".into())
             ),
         });
-        return skipped;
+        return vec![skipped];
     }
 
     let mut unreadable: Option<FindingError> = None;
-    let finding_type = match guardduty_type(obj) {
+    let type_read = match guardduty_type(obj) {
         Ok(t) => t,
         Err(e) => {
             unreadable.get_or_insert(e);
-            None
+            TypeRead::default()
         }
     };
-    let (key, instance_id) = match resources(obj) {
-        Ok(r) => r,
-        Err(e) => {
-            unreadable.get_or_insert(e);
-            (Value::Null, Value::Null)
-        }
+    let finding_type = type_read.finding_type;
+    // An attack sequence names its credentials in `Detection.Sequence` and its key resources
+    // (several): read by `sequence`, not as the one key of a credential finding.
+    let sequence = obj
+        .get("Detection")
+        .and_then(|d| d.get("Sequence"))
+        .filter(|s| !s.is_null());
+    let (key, instance_id) = match sequence {
+        Some(_) => (Value::Null, Value::Null),
+        None => match resources(obj) {
+            Ok(r) => r,
+            Err(e) => {
+                unreadable.get_or_insert(e);
+                (Value::Null, Value::Null)
+            }
+        },
     };
     let pf = |k: &str| -> Value {
         match obj.get("ProductFields") {
@@ -163,16 +175,93 @@ pub(super) fn parse_asff(obj: &Map<String, Value>, fallback: Option<Fallback>) -
             "action": {"awsApiCallAction": {"remoteIpDetails": {"ipAddressV4": remote_ip}}},
         },
     });
-    let Value::Object(finding) = finding else {
+    let Value::Object(mut finding) = finding else {
         unreachable!("json! object")
     };
-    let mut incident = parse_finding(&finding, fallback);
-    if let Some(e) = unreadable {
-        // Same rule as an unreadable identity field: nothing can act on half of a principal.
-        incident.principal = Incident::empty(Origin::Finding).principal;
-        incident.unreadable.get_or_insert(e);
+    let mut incidents = match (sequence, &unreadable) {
+        (Some(seq), None) => {
+            finding.insert("resource".into(), json!({"resourceType": "AttackSequence"}));
+            if let Some(Value::Object(service)) = finding.get_mut("service") {
+                service.insert(
+                    "detection".into(),
+                    json!({"sequence": sequence_copy(seq, obj)}),
+                );
+            }
+            parse_findings(&finding, fallback, Copy::SecurityHub)
+        }
+        _ => vec![parse_finding(&finding, fallback)],
+    };
+    for incident in &mut incidents {
+        if type_read.from_types {
+            incident.ignored_fields.push(UnreadableField {
+                field: "FindingProviderFields.Types".into(),
+                expected: "GuardDuty's own types (what BatchUpdateFindings cannot change)".into(),
+                found: "nothing: the type was read from `Types`, which anyone allowed securityhub:BatchUpdateFindings can change".into(),
+            });
+        }
+        if let Some(e) = &unreadable {
+            // Same rule as an unreadable identity field: nothing can act on half of a principal.
+            incident.principal = Incident::empty(Origin::Finding).principal;
+            incident.unreadable.get_or_insert(e.clone());
+        }
     }
-    incident
+    incidents
+}
+
+/// Security Hub's `Detection.Sequence` in GuardDuty's camelCase shape (`Actors[].User.Name` to
+/// `actors[].user.name`, ...), with the finding's `AwsIamAccessKey` resources as the sequence's
+/// `ACCESS_KEY` resources (`uid`: the resource's `Id`, which signals' `ResourceIds` name;
+/// `name`: the key id).
+fn sequence_copy(sequence: &Value, obj: &Map<String, Value>) -> Value {
+    let mut copy = camelize(sequence, 0);
+    let resources: Vec<Value> = match obj.get("Resources") {
+        Some(Value::Array(list)) => list
+            .iter()
+            .take(MAX_RESOURCES)
+            .filter_map(Value::as_object)
+            .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AwsIamAccessKey"))
+            .map(|r| {
+                let details = r.get("Details").and_then(|d| d.get("AwsIamAccessKey"));
+                let field = |k: &str| {
+                    details
+                        .and_then(|d| d.get(k))
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                };
+                let id = r.get("Id").cloned().unwrap_or(Value::Null);
+                let key = match field("AccessKeyId") {
+                    Value::Null => id
+                        .as_str()
+                        .and_then(|i| i.strip_prefix("AWS::IAM::AccessKey:"))
+                        .map(|k| Value::String(k.to_string()))
+                        .unwrap_or(Value::Null),
+                    v => v,
+                };
+                json!({
+                    "uid": id, "name": key, "resourceType": "ACCESS_KEY",
+                    "accountId": field("AccountId"),
+                    "data": {"accessKey": {
+                        "principalId": field("PrincipalId"),
+                        "userName": field("PrincipalName"),
+                        "userType": field("PrincipalType"),
+                    }},
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    if let (Value::Object(seq), false) = (&mut copy, resources.is_empty()) {
+        seq.insert("resources".into(), Value::Array(resources));
+    }
+    copy
+}
+
+/// The finding's type and where it was read.
+#[derive(Default)]
+struct TypeRead {
+    finding_type: Option<String>,
+    /// From the top-level `Types`, for want of `FindingProviderFields`.
+    from_types: bool,
 }
 
 fn short(v: Option<&Value>) -> Option<String> {
@@ -231,21 +320,40 @@ fn severity(obj: &Map<String, Value>) -> Value {
     }
 }
 
-/// GuardDuty's type from `Types` (or `FindingProviderFields.Types`): the last part of
-/// `<namespace>/<category>/<classifier>`, with the first `-` after the `:` turned back into `/`
-/// (`UnauthorizedAccess:IAMUser-InstanceCredentialExfiltration.OutsideAWS`). Several entries must
-/// agree; none readable is an unreadable identity.
-fn guardduty_type(obj: &Map<String, Value>) -> Result<Option<String>, FindingError> {
-    let list = match obj.get("Types") {
-        Some(Value::Array(a)) if !a.is_empty() => a,
-        _ => match obj
-            .get("FindingProviderFields")
-            .and_then(|f| f.get("Types"))
-        {
-            Some(Value::Array(a)) => a,
-            _ => return Ok(None),
+/// GuardDuty's type from `FindingProviderFields.Types`: what GuardDuty wrote. The top-level
+/// `Types` can be changed by anyone allowed `securityhub:BatchUpdateFindings` (an attacker can
+/// turn a credential finding into a harmless one, or the reverse); `FindingProviderFields` only
+/// by the provider. `Types` is read only when `FindingProviderFields` is absent (an older or
+/// hand-written ASFF finding), and the report names that. Each entry is
+/// `<namespace>/<category>/<classifier>`; the last part, with the first `-` after the `:` turned
+/// back into `/`, is the type (`UnauthorizedAccess:IAMUser-InstanceCredentialExfiltration.OutsideAWS`).
+/// Several entries must agree; none readable is an unreadable identity.
+fn guardduty_type(obj: &Map<String, Value>) -> Result<TypeRead, FindingError> {
+    let (field, list) = match obj.get("FindingProviderFields") {
+        None | Some(Value::Null) => match obj.get("Types") {
+            Some(Value::Array(a)) if !a.is_empty() => ("Types", a),
+            _ => return Ok(TypeRead::default()),
         },
+        Some(Value::Object(fpf)) => match fpf.get("Types") {
+            Some(Value::Array(a)) => ("FindingProviderFields.Types", a),
+            other => {
+                return Err(FindingError::new(
+                    "FindingProviderFields.Types",
+                    format!(
+                        "expected GuardDuty's types (an array), found {}",
+                        other.map(describe).unwrap_or_else(|| "nothing".into())
+                    ),
+                ))
+            }
+        },
+        Some(other) => {
+            return Err(FindingError::new(
+                "FindingProviderFields",
+                format!("expected an object, found {}", describe(other)),
+            ))
+        }
     };
+    let from_types = field == "Types";
     let mut found: Option<String> = None;
     for t in list.iter().take(MAX_TYPES) {
         let Some(t) = t.as_str().filter(|t| t.len() <= 256) else {
@@ -265,7 +373,7 @@ fn guardduty_type(obj: &Map<String, Value>) -> Result<Option<String>, FindingErr
         match &found {
             Some(f) if *f != candidate => {
                 return Err(FindingError::new(
-                    "Types",
+                    field,
                     format!(
                         "two different GuardDuty types ({:?}, {:?})",
                         crate::text::safe_text(f, 80),
@@ -277,9 +385,12 @@ fn guardduty_type(obj: &Map<String, Value>) -> Result<Option<String>, FindingErr
         }
     }
     match found {
-        Some(t) => Ok(Some(t)),
+        Some(t) => Ok(TypeRead {
+            finding_type: Some(t),
+            from_types,
+        }),
         None => Err(FindingError::new(
-            "Types",
+            field,
             "no GuardDuty finding type (`<namespace>/<category>/<ThreatPurpose>:<ResourceType>-<ThreatFamily>`)",
         )),
     }

@@ -12,6 +12,7 @@
 //!   covered", no `archived` or `sample` flag never skips it, no severity sends it to a person.
 
 use super::describe;
+use super::sequence;
 use super::timestamp;
 use crate::model::incident::UnreadableField;
 use crate::model::{
@@ -34,16 +35,39 @@ pub(super) struct Fallback {
 /// Parses one finding, camelCase or PascalCase. Never fails: an unreadable identity field is
 /// recorded in the incident (see the module documentation).
 pub(super) fn parse_finding(obj: &Map<String, Value>, fallback: Option<Fallback>) -> Incident {
-    let normalized;
-    let f = if obj.contains_key("Type") || obj.contains_key("Resource") {
-        normalized = camelize(&Value::Object(obj.clone()), 0);
-        match &normalized {
-            Value::Object(o) => o,
+    with_camel_case(obj, |f| read(f, fallback))
+}
+
+/// As `parse_finding`, for a finding that may be an attack sequence: one incident per
+/// credential it names (`sequence`), else the one incident.
+pub(super) fn parse_findings(
+    obj: &Map<String, Value>,
+    fallback: Option<Fallback>,
+    copy: sequence::Copy,
+) -> Vec<Incident> {
+    with_camel_case(obj, |f| {
+        let incident = read(f, fallback);
+        if sequence::is_sequence(f) {
+            sequence::expand(incident, f, copy)
+        } else {
+            vec![incident]
+        }
+    })
+}
+
+/// `read` on the finding in camelCase (`get-findings` output is PascalCase).
+fn with_camel_case<T>(obj: &Map<String, Value>, read: impl FnOnce(&Map<String, Value>) -> T) -> T {
+    if obj.contains_key("Type") || obj.contains_key("Resource") {
+        match camelize(&Value::Object(obj.clone()), 0) {
+            Value::Object(o) => read(&o),
             _ => unreachable!("camelize keeps objects"),
         }
     } else {
-        obj
-    };
+        read(obj)
+    }
+}
+
+fn read(f: &Map<String, Value>, fallback: Option<Fallback>) -> Incident {
     let mut r = Reader {
         f: Fields(f),
         ignored: Vec::new(),
@@ -222,14 +246,14 @@ impl Unread {
         self
     }
 
-    fn into_error(self) -> FindingError {
+    pub(super) fn into_error(self) -> FindingError {
         FindingError::new(
             self.field,
             format!("expected {}, found {}", self.expected, self.found),
         )
     }
 
-    fn into_ignored(self) -> UnreadableField {
+    pub(super) fn into_ignored(self) -> UnreadableField {
         UnreadableField {
             field: self.field,
             expected: self.expected,
@@ -278,10 +302,10 @@ impl Reader<'_> {
 }
 
 /// Read access to a finding's fields that names the field in every error.
-struct Fields<'a>(&'a Map<String, Value>);
+pub(super) struct Fields<'a>(pub(super) &'a Map<String, Value>);
 
 impl Fields<'_> {
-    fn get(&self, path: &[&str]) -> Option<&Value> {
+    pub(super) fn get(&self, path: &[&str]) -> Option<&Value> {
         let (first, rest) = path.split_first()?;
         let mut v = self.0.get(*first)?;
         for key in rest {
@@ -291,7 +315,7 @@ impl Fields<'_> {
     }
 
     /// Fails when an intermediate section is present but not an object (naming the section).
-    fn check_sections(&self, path: &[&str]) -> Result<(), Unread> {
+    pub(super) fn check_sections(&self, path: &[&str]) -> Result<(), Unread> {
         let mut current = self.0;
         for (i, key) in path.iter().enumerate().take(path.len().saturating_sub(1)) {
             match current.get(*key) {
@@ -306,13 +330,13 @@ impl Fields<'_> {
     }
 
     /// The value at `path`, `None` when it (or a section above it) is missing or null.
-    fn value(&self, path: &[&str]) -> Result<Option<&Value>, Unread> {
+    pub(super) fn value(&self, path: &[&str]) -> Result<Option<&Value>, Unread> {
         self.check_sections(path)?;
         Ok(self.get(path).filter(|v| !v.is_null()))
     }
 
     /// A string; numbers are accepted (old findings carry numbers where new ones carry strings).
-    fn string(&self, path: &[&str]) -> Result<Option<String>, Unread> {
+    pub(super) fn string(&self, path: &[&str]) -> Result<Option<String>, Unread> {
         let bad = |expected: &str, v: &Value| Unread::new(expected, v).at(&path.join("."));
         match self.value(path)? {
             None => Ok(None),
@@ -328,7 +352,7 @@ impl Fields<'_> {
     }
 
     /// A finite number; numeric strings are accepted.
-    fn number(&self, path: &[&str]) -> Result<Option<f64>, Unread> {
+    pub(super) fn number(&self, path: &[&str]) -> Result<Option<f64>, Unread> {
         let v = self.value(path)?;
         let n = match v {
             None => return Ok(None),
@@ -344,7 +368,7 @@ impl Fields<'_> {
     }
 
     /// A whole number of occurrences (`service.count`).
-    fn count(&self, path: &[&str]) -> Result<Option<u64>, Unread> {
+    pub(super) fn count(&self, path: &[&str]) -> Result<Option<u64>, Unread> {
         match self.number(path)? {
             None => Ok(None),
             Some(x) if x >= 0.0 && x.fract() == 0.0 && x <= u64::MAX as f64 => Ok(Some(x as u64)),
@@ -356,7 +380,7 @@ impl Fields<'_> {
         }
     }
 
-    fn boolean(&self, path: &[&str]) -> Result<Option<bool>, Unread> {
+    pub(super) fn boolean(&self, path: &[&str]) -> Result<Option<bool>, Unread> {
         match self.value(path)? {
             None => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -367,7 +391,7 @@ impl Fields<'_> {
     }
 
     /// A timestamp in any form GuardDuty has emitted (see `timestamp`), or epoch milliseconds.
-    fn timestamp(&self, path: &[&str]) -> Result<Option<OffsetDateTime>, Unread> {
+    pub(super) fn timestamp(&self, path: &[&str]) -> Result<Option<OffsetDateTime>, Unread> {
         let v = self.value(path)?;
         let t = match v {
             None => return Ok(None),
@@ -384,7 +408,7 @@ impl Fields<'_> {
 }
 
 /// Converts PascalCase keys (`get-findings` output) to the camelCase of events.
-fn camelize(v: &Value, depth: usize) -> Value {
+pub(super) fn camelize(v: &Value, depth: usize) -> Value {
     // serde_json's own recursion limit (128) bounds inputs; this bound keeps the copy cheap too.
     if depth > 64 {
         return Value::Null;

@@ -12,11 +12,13 @@
 mod asff;
 mod finding;
 mod manual;
+mod sequence;
 mod timestamp;
 
-use finding::{parse_finding, Fallback, Unread};
+use finding::{parse_finding, parse_findings, Fallback, Unread};
 use manual::parse_manual;
 pub use manual::{is_restore, parse_restore};
+use sequence::Copy;
 pub use timestamp::parse_timestamp;
 
 use crate::model::{FindingError, Incident, InputError, Origin, Parsed, Shape};
@@ -55,7 +57,7 @@ pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
             } else if obj.contains_key("detail")
                 && (obj.contains_key("detail-type") || obj.contains_key("source"))
             {
-                let items = vec![parse_envelope(obj)];
+                let items = parse_envelope(obj);
                 Ok(Parsed {
                     shape: Shape::EventBridge,
                     items,
@@ -82,12 +84,15 @@ pub fn parse_payload(payload: &Value) -> Result<Parsed, InputError> {
             } else if asff::is_asff(payload) {
                 Ok(Parsed {
                     shape: Shape::Finding,
-                    items: vec![Ok(asff::parse_asff(obj, None))],
+                    items: asff::parse_asff(obj, None).into_iter().map(Ok).collect(),
                 })
             } else if looks_like_finding(obj) {
                 Ok(Parsed {
                     shape: Shape::Finding,
-                    items: vec![Ok(parse_finding(obj, None))],
+                    items: parse_findings(obj, None, Copy::GuardDuty)
+                        .into_iter()
+                        .map(Ok)
+                        .collect(),
                 })
             } else {
                 Err(unrecognised(payload))
@@ -117,6 +122,15 @@ pub fn parse_guardduty_finding(finding: &Value) -> Result<Incident, FindingError
     }
 }
 
+/// GuardDuty's copy of a finding, every incident in it: one per credential of an attack
+/// sequence (see `sequence`), else the one (`parse_guardduty_finding`).
+pub fn parse_guardduty_findings(finding: &Value) -> Result<Vec<Incident>, FindingError> {
+    match finding {
+        Value::Object(obj) => Ok(parse_findings(obj, None, Copy::GuardDuty)),
+        other => parse_guardduty_finding(other).map(|i| vec![i]),
+    }
+}
+
 fn parse_list(list: &[Value]) -> Result<Vec<Result<Incident, FindingError>>, InputError> {
     check_count("finding list", list.len())?;
     let mut items = Vec::with_capacity(list.len());
@@ -129,12 +143,14 @@ fn parse_list(list: &[Value]) -> Result<Vec<Result<Incident, FindingError>>, Inp
                 }
             }
             Value::Object(obj) if asff::is_asff(item) => {
-                items.push(Ok(asff::parse_asff(obj, None)))
+                items.extend(asff::parse_asff(obj, None).into_iter().map(Ok))
             }
-            Value::Object(obj) if obj.contains_key("detail") => items.push(parse_envelope(obj)),
-            Value::Object(obj) if looks_like_finding(obj) => {
-                items.push(Ok(parse_finding(obj, None)))
-            }
+            Value::Object(obj) if obj.contains_key("detail") => items.extend(parse_envelope(obj)),
+            Value::Object(obj) if looks_like_finding(obj) => items.extend(
+                parse_findings(obj, None, Copy::GuardDuty)
+                    .into_iter()
+                    .map(Ok),
+            ),
             other => items.push(Err(FindingError::new(
                 format!("[{i}]"),
                 format!(
@@ -217,27 +233,29 @@ fn parse_security_hub_envelope(
             .unwrap_or_else(|| "(unnamed)".into());
         format!("Security Hub custom action {name:?}: a person chose it in the console for this finding")
     });
-    Ok(findings
-        .iter()
-        .enumerate()
-        .map(|(i, f)| match f {
+    let mut items = Vec::new();
+    for (i, f) in findings.iter().enumerate() {
+        match f {
             Value::Object(o) => {
-                let mut incident = asff::parse_asff(
+                let incidents = asff::parse_asff(
                     o,
                     Some(Fallback {
                         account: envelope_text(obj.get("account").unwrap_or(&Value::Null)),
                         region: envelope_text(obj.get("region").unwrap_or(&Value::Null)),
                     }),
                 );
-                incident.requested_via = requested_via.clone();
-                Ok(incident)
+                items.extend(incidents.into_iter().map(|mut incident| {
+                    incident.requested_via = requested_via.clone();
+                    Ok(incident)
+                }));
             }
-            other => Err(FindingError::new(
+            other => items.push(Err(FindingError::new(
                 format!("detail.findings[{i}]"),
                 format!("expected an ASFF finding object, found {}", describe(other)),
-            )),
-        })
-        .collect())
+            ))),
+        }
+    }
+    Ok(items)
 }
 
 fn looks_like_finding(obj: &Map<String, Value>) -> bool {
@@ -300,7 +318,14 @@ fn envelope_text(v: &Value) -> Result<Option<String>, Unread> {
 /// The EventBridge envelope: `source` must be GuardDuty and `detail-type` "GuardDuty
 /// Finding" (another detail-type from GuardDuty is not a finding: skipped, saying so);
 /// `detail` is the finding; the envelope's account and region fill in what the finding lacks.
-fn parse_envelope(obj: &Map<String, Value>) -> Result<Incident, FindingError> {
+fn parse_envelope(obj: &Map<String, Value>) -> Vec<Result<Incident, FindingError>> {
+    match read_envelope(obj) {
+        Ok(incidents) => incidents.into_iter().map(Ok).collect(),
+        Err(e) => vec![Err(e)],
+    }
+}
+
+fn read_envelope(obj: &Map<String, Value>) -> Result<Vec<Incident>, FindingError> {
     let envelope = match obj.get("source") {
         Some(Value::String(s)) if s == "aws.guardduty" => {
             let fields: Map<String, Value> = ["detail-type", "account", "region", "detail"]
@@ -348,10 +373,10 @@ fn parse_envelope(obj: &Map<String, Value>) -> Result<Incident, FindingError> {
             "not a GuardDuty finding: an event from aws.guardduty with detail-type {:?} (findings have {FINDING_DETAIL_TYPE:?})",
             crate::text::safe_text(&envelope.detail_type, 80)
         ));
-        return Ok(skipped);
+        return Ok(vec![skipped]);
     }
     match &envelope.detail {
-        Value::Object(detail) => Ok(parse_finding(detail, Some(fallback))),
+        Value::Object(detail) => Ok(parse_findings(detail, Some(fallback), Copy::GuardDuty)),
         other => Err(FindingError::new(
             "detail",
             format!("expected an object, found {}", describe(other)),

@@ -677,3 +677,52 @@ fn security_hub_event_files_parse() {
         }
     }
 }
+
+/// Issue 21: the type is GuardDuty's (`FindingProviderFields.Types`), not the top-level `Types`
+/// that anyone allowed `securityhub:BatchUpdateFindings` can rewrite.
+#[test]
+fn asff_type_is_what_guardduty_wrote_not_what_batch_update_findings_changed() {
+    let credential = "TTPs/Initial Access/UnauthorizedAccess:IAMUser-MaliciousIPCaller";
+    let harmless = "Software and Configuration Checks/Policy:S3-BucketBlockPublicAccessDisabled";
+    // Types changed to a harmless type; GuardDuty's own copy keeps the credential type.
+    let mut f = asff();
+    f["Types"] = json!([harmless]);
+    f["FindingProviderFields"] = json!({"Types": [credential], "Severity": {"Original": "5"}});
+    let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+    assert!(i.unreadable.is_none(), "{:?}", i.unreadable);
+    assert_eq!(
+        i.finding_type.as_deref(),
+        Some("UnauthorizedAccess:IAMUser/MaliciousIPCaller")
+    );
+    assert!(i.ignored_fields.is_empty(), "{:?}", i.ignored_fields);
+    // The reverse: Types changed to the credential type, GuardDuty wrote a harmless one.
+    f["Types"] = json!([credential]);
+    f["FindingProviderFields"]["Types"] = json!([harmless]);
+    let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+    assert_eq!(
+        i.finding_type.as_deref(),
+        Some("Policy:S3/BucketBlockPublicAccessDisabled")
+    );
+    // FindingProviderFields without Types: unreadable, never the changeable Types instead.
+    f["FindingProviderFields"] = json!({"Severity": {"Original": "5"}});
+    let i = parse_payload(&f).unwrap().items.remove(0).unwrap();
+    assert_eq!(
+        i.unreadable.as_ref().unwrap().field,
+        "FindingProviderFields.Types"
+    );
+    assert_eq!(i.principal.name, None);
+    // No FindingProviderFields at all: Types is read, and the report says where from.
+    let i = parse_payload(&asff()).unwrap().items.remove(0).unwrap();
+    assert_eq!(
+        i.finding_type.as_deref(),
+        Some("UnauthorizedAccess:IAMUser/MaliciousIPCaller")
+    );
+    assert!(
+        i.ignored_fields
+            .iter()
+            .any(|u| u.field == "FindingProviderFields.Types"
+                && u.found.contains("BatchUpdateFindings")),
+        "{:?}",
+        i.ignored_fields
+    );
+}

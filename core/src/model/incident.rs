@@ -144,6 +144,37 @@ pub struct Incident {
     /// A person asked for this finding to be handled (a Security Hub custom action chosen in the
     /// console): how, for the report. The finding is still a finding: verified and triaged as one.
     pub requested_via: Option<String>,
+    /// The incident is one credential (or the review) of a GuardDuty attack sequence: the rest
+    /// of the incident is that credential, handled like a finding of its own.
+    pub sequence: Option<SequenceLink>,
+}
+
+/// What ties an incident to the attack sequence that named its credential.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceLink {
+    /// How many distinct credentials the sequence names (as read; see `more_may_exist`).
+    pub credentials_found: usize,
+    /// This incident's credential among them (1-based); `None` for the incident about the
+    /// sequence itself (`review`).
+    pub credential: Option<usize>,
+    /// The signals that involved this credential's actor or access key (for the review: all).
+    pub signals: Vec<SequenceSignal>,
+    /// The copy read may not name every credential (Security Hub keeps at most 10 actors).
+    pub more_may_exist: bool,
+    /// Why the sequence itself needs a person (no credential named, more may exist, more than
+    /// one invocation handles): set only on the review incident.
+    pub review: Option<String>,
+}
+
+/// One signal of an attack sequence (`service.detection.sequence.signals[]`), as reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceSignal {
+    pub name: Option<String>,
+    /// `FINDING`, `CLOUD_TRAIL`, `S3_DATA_EVENTS`, ...
+    pub kind: Option<String>,
+    pub count: Option<u64>,
+    pub first_seen: Option<OffsetDateTime>,
+    pub last_seen: Option<OffsetDateTime>,
 }
 
 impl Incident {
@@ -181,6 +212,7 @@ impl Incident {
             unreadable: None,
             not_a_finding: None,
             requested_via: None,
+            sequence: None,
         }
     }
 }

@@ -16,7 +16,8 @@ pub use facts::{
 };
 pub use finding_arn::{FindingArn, FindingArnError};
 pub use incident::{
-    severity_label, Incident, Origin, Parsed, Principal, Shape, StolenCredential, UserType,
+    severity_label, Incident, Origin, Parsed, Principal, SequenceLink, SequenceSignal, Shape,
+    StolenCredential, UserType,
 };
 pub use outcome::{ActionOutcome, ErrorReport, Outcome, Status};
 pub use plan::{ActionKind, PlannedAction, RoleTarget, Step, Triage, UserTarget, Write};

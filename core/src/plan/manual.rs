@@ -65,6 +65,22 @@ pub fn by_hand(incident: &Incident, config: &Config) -> ByHand {
     }
 }
 
+/// Steps for an attack sequence as a whole: read GuardDuty's own copy (every actor, where
+/// Security Hub's keeps 10) and hand it to this function, which answers each credential in it;
+/// then the signals, by the finding.
+pub fn sequence_review(incident: &Incident) -> ByHand {
+    let region = region(incident);
+    ByHand {
+        kind: ActionKind::Triage,
+        target: "attack sequence".into(),
+        commands: vec![
+            format!("{} > sequence.json  # GuardDuty's copy names every actor and key resource", get_finding(incident)),
+            format!("aws lambda invoke --function-name <session-revoker-function> --region {region} --cli-binary-format raw-in-base64-out --payload file://sequence.json report.json  # each credential in it is contained like a finding of its own"),
+            "# then review service.detection.sequence.signals in sequence.json: each names the actors (actorIds) and resources (resourceUids) it involved".into(),
+        ],
+    }
+}
+
 /// Steps for root credentials: nothing in IAM can restrict them.
 pub fn root_steps(incident: &Incident) -> Vec<String> {
     let account = incident

@@ -70,7 +70,8 @@ fn unreadable(error: &FindingError) -> Triage {
 /// The order: not a finding (skip); principal unreadable (fail); archived, sample, no type
 /// (skip); types known but not revocable (manual: root steps for root, the principal's own
 /// steps otherwise); type not in `FINDING_TYPES`, severity below `MIN_SEVERITY` (skip);
-/// account outside `ALLOWED_ACCOUNTS` (skip); then the principal: a role or a user to act on
+/// account outside `ALLOWED_ACCOUNTS` (skip); an attack sequence's review (manual); then the
+/// principal: a role or a user to act on
 /// (manual instead when the severity is unknown), root, federated and unknown types (manual).
 pub fn triage(incident: &Incident, config: &Config) -> Triage {
     if let Some(reason) = &incident.not_a_finding {
@@ -118,6 +119,11 @@ pub fn triage(incident: &Incident, config: &Config) -> Triage {
                 crate::text::safe_text(account, 20)
             ));
         }
+    }
+    // The attack sequence itself (no credential named, or more than were read): a person.
+    if let Some(why) = incident.sequence.as_ref().and_then(|s| s.review.as_deref()) {
+        let steps = manual::sequence_review(incident);
+        return manual(&steps.target, why, steps.commands);
     }
     match principal(incident) {
         Triage::Role(_) | Triage::User(_) if severity_unknown => {

@@ -45,6 +45,9 @@ pub struct IncidentReport {
     /// What the stolen key did, followed through CloudTrail after the deny (CHAIN_DEPTH).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<super::FollowUpReport>,
+    /// The attack sequence that named this credential, and its signals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<super::SequenceReport>,
     pub next_steps: Vec<String>,
 }
 
@@ -110,6 +113,7 @@ impl IncidentReport {
             outcome: Outcome::Skipped,
             actions,
             follow_up: None,
+            sequence: super::SequenceReport::new(incident),
             next_steps: Vec::new(),
         };
         report.outcome = incident_outcome(&report.actions);
@@ -151,6 +155,7 @@ impl IncidentReport {
             outcome: Outcome::Failed,
             actions: vec![action],
             follow_up: None,
+            sequence: None,
             next_steps: Vec::new(),
         }
     }

@@ -12,11 +12,13 @@ use time::OffsetDateTime;
 mod chat;
 mod follow;
 mod incident;
+mod sequence;
 mod text;
 
 pub use chat::chat_notification;
 pub use follow::{describe_persistence, FollowUpReport, NextLookLine, NextLookStatus};
 pub use incident::{IncidentReport, PrincipalReport};
+pub use sequence::{SequenceReport, SignalReport};
 use text::principal_kind;
 
 /// The headline of a payload that holds no findings (`[]`, `{"Findings": []}`).
@@ -93,6 +95,10 @@ impl Report {
                     parts.join(", ")
                 )
             }
+        };
+        let handled = match sequence::headline_note(self) {
+            Some(note) => format!("{handled}; {note}"),
+            None => handled,
         };
         if not_started.is_empty() {
             handled

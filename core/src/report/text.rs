@@ -91,6 +91,11 @@ impl Report {
                 (!seen.is_empty())
                     .then(|| format!("{}, count {}", seen.join(", "), i.count.unwrap_or(1))),
             );
+            line(
+                &mut out,
+                "Sequence",
+                i.sequence.as_ref().map(|s| s.describe()),
+            );
             if !i.ignored_fields.is_empty() {
                 out.push_str("Ignored    (present but unreadable, treated as absent)\n");
                 for f in &i.ignored_fields {
