@@ -212,7 +212,7 @@ impl Cloud {
     }
 
     /// An SDK configuration for `creds`: no retries, so each verdict is one request.
-    fn as_(&self, creds: &Creds) -> aws_config::SdkConfig {
+    pub fn as_(&self, creds: &Creds) -> aws_config::SdkConfig {
         self.base
             .to_builder()
             .credentials_provider(creds.provider())
