@@ -51,6 +51,16 @@ pub enum Invocation {
     },
 }
 
+/// Every action of every incident of a report.
+pub fn all_actions(report: &Value) -> Vec<&Value> {
+    report["incidents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["actions"].as_array().into_iter().flatten())
+        .collect()
+}
+
 impl Invocation {
     pub fn is_error(&self) -> bool {
         matches!(self, Invocation::Error { .. })
