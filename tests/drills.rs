@@ -42,7 +42,7 @@ mod cloudtrail_loopback;
 
 use drills::fakecloud::{self, utc, Cloud, Creds, Role, Session, User, ACCOUNT, REGION};
 use drills::judge::judge;
-use drills::runtime::{Invocation, Lambda};
+use drills::runtime::{all_actions, Invocation, Lambda};
 use serde_json::{json, Value};
 use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -185,15 +185,6 @@ fn envelope(detail: &Value) -> Value {
 }
 
 // ---- reports --------------------------------------------------------------------------------
-
-fn all_actions(report: &Value) -> Vec<&Value> {
-    report["incidents"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|i| i["actions"].as_array().into_iter().flatten())
-        .collect()
-}
 
 /// The action of `kind` on `target` (the test fails, showing the report, if there is none).
 fn action<'a>(report: &'a Value, kind: &str, target: &str) -> &'a Value {

@@ -196,6 +196,9 @@ async fn create_schedule_is_one_time_in_utc_deleted_after_it_ran() {
                 && target.role_arn()
                     == "arn:aws:iam::111122223333:role/session-revoker-FollowUpSchedulerRole"
                 && target.input() == Some(r#"{"detail-type":"GuardDuty Finding"}"#)
+                // template.yaml's FollowUpDeadLetterQueue, by the function's name.
+                && target.dead_letter_config().and_then(|d| d.arn())
+                    == Some("arn:aws:sqs:us-east-1:111122223333:session-revoker-next-look-dlq")
         })
         .then_output(|| {
             CreateScheduleOutput::builder()

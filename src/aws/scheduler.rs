@@ -4,7 +4,8 @@
 use super::{AwsResult, OneTimeSchedule, ScheduleCreated, Schedules};
 use crate::error::{from_sdk, AwsError};
 use aws_sdk_scheduler::types::{
-    ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, Target,
+    ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode,
+    RetryPolicy, Target,
 };
 use aws_sdk_scheduler::Client;
 use futures::future::BoxFuture;
@@ -18,6 +19,25 @@ pub fn at_expression(at: time::OffsetDateTime) -> String {
     let at = at.to_offset(time::UtcOffset::UTC);
     let f = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
     format!("at({})", at.format(&f).unwrap_or_default())
+}
+
+/// The schedule's dead-letter queue, by the name `template.yaml` gives it
+/// (`FollowUpDeadLetterQueue`: `<function name>-next-look-dlq`, in the function's account and
+/// region): `arn:aws:lambda:r:a:function:NAME` -> `arn:aws:sqs:r:a:NAME-next-look-dlq`. Without
+/// one, a look Scheduler cannot deliver (invoke refused, function gone) is dropped after its
+/// retries while the report says `scheduled`. `None` for a target that is not a function ARN.
+pub fn dead_letter_arn(target_arn: &str) -> Option<String> {
+    let parts: Vec<&str> = target_arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, "lambda", region, account, "function", name]
+            if !name.is_empty() && name.len() <= 64 =>
+        {
+            Some(format!(
+                "arn:{partition}:sqs:{region}:{account}:{name}-next-look-dlq"
+            ))
+        }
+        _ => None,
+    }
 }
 
 impl Schedules for SchedulerClient {
@@ -40,6 +60,10 @@ impl Schedules for SchedulerClient {
                         .maximum_retry_attempts(3)
                         .maximum_event_age_in_seconds(3600)
                         .build(),
+                )
+                .set_dead_letter_config(
+                    dead_letter_arn(&schedule.target_arn)
+                        .map(|arn| DeadLetterConfig::builder().arn(arn).build()),
                 )
                 .build()
                 .map_err(build)?;
@@ -73,5 +97,32 @@ impl Schedules for SchedulerClient {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dead_letter_arn;
+
+    #[test]
+    fn the_dead_letter_queue_follows_the_function_name() {
+        assert_eq!(
+            dead_letter_arn("arn:aws:lambda:eu-west-1:123456789012:function:session-revoker")
+                .as_deref(),
+            Some("arn:aws:sqs:eu-west-1:123456789012:session-revoker-next-look-dlq")
+        );
+        assert_eq!(
+            dead_letter_arn("arn:aws-cn:lambda:cn-north-1:123456789012:function:r").as_deref(),
+            Some("arn:aws-cn:sqs:cn-north-1:123456789012:r-next-look-dlq")
+        );
+        // A qualified ARN or anything else: no guess.
+        assert_eq!(
+            dead_letter_arn("arn:aws:lambda:eu-west-1:123456789012:function:f:live"),
+            None
+        );
+        assert_eq!(
+            dead_letter_arn("arn:aws:states:eu-west-1:1:stateMachine:x"),
+            None
+        );
     }
 }

@@ -212,7 +212,7 @@ impl Cloud {
     }
 
     /// An SDK configuration for `creds`: no retries, so each verdict is one request.
-    fn as_(&self, creds: &Creds) -> aws_config::SdkConfig {
+    pub fn as_(&self, creds: &Creds) -> aws_config::SdkConfig {
         self.base
             .to_builder()
             .credentials_provider(creds.provider())
@@ -477,10 +477,16 @@ impl Cloud {
             .queue_url()
             .expect("queue url")
             .to_string();
+        self.subscribe(&topic, &queue_url).await;
+        (topic, queue_url)
+    }
+
+    /// Subscribes the queue at `queue_url` to `topic` (raw delivery).
+    pub async fn subscribe(&self, topic: &str, queue_url: &str) {
         let queue_arn = self
             .sqs
             .get_queue_attributes()
-            .queue_url(&queue_url)
+            .queue_url(queue_url)
             .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
             .send()
             .await
@@ -491,14 +497,13 @@ impl Cloud {
             .clone();
         self.sns
             .subscribe()
-            .topic_arn(&topic)
+            .topic_arn(topic)
             .protocol("sqs")
             .endpoint(queue_arn)
             .attributes("RawMessageDelivery", "true")
             .send()
             .await
-            .expect("Subscribe");
-        (topic, queue_url)
+            .unwrap_or_else(|e| panic!("Subscribe {queue_url} to {topic}: {e:?}"));
     }
 
     /// The messages waiting in a queue (up to 10, waiting up to 2 s for the first).

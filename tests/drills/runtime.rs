@@ -30,6 +30,14 @@ const INVOCATION_LIMIT: Duration = Duration::from_secs(90);
 const START_LIMIT: Duration = Duration::from_secs(60);
 /// The deadline sent with each event (the function's configured timeout).
 const FUNCTION_TIMEOUT_MS: u128 = 120_000;
+/// Set by Lambda, not by the function's configuration: the execution role's credentials and the
+/// function's name (which a deployed stack chooses).
+const LAMBDA_SETS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_FUNCTION_NAME",
+];
 
 /// What an invocation returned: the function's response, or the error it reported (which is
 /// what makes Lambda count an error, retry, and finally send the event to the failure queue).
@@ -41,6 +49,16 @@ pub enum Invocation {
         message: String,
         body: String,
     },
+}
+
+/// Every action of every incident of a report.
+pub fn all_actions(report: &Value) -> Vec<&Value> {
+    report["incidents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["actions"].as_array().into_iter().flatten())
+        .collect()
 }
 
 impl Invocation {
@@ -203,9 +221,12 @@ impl Lambda {
         ];
         for (k, v) in settings {
             // The function's variables, or a service endpoint (a loopback stand-in for a
-            // service no emulator serves, e.g. `AWS_ENDPOINT_URL_CLOUDTRAIL`).
+            // service no emulator serves, e.g. `AWS_ENDPOINT_URL_CLOUDTRAIL`), or what Lambda
+            // itself sets when the function runs as a deployed stack's role under its own name
+            // (tests/deployed_stack.rs).
             assert!(
                 k.starts_with("AWS_ENDPOINT_URL_")
+                    || LAMBDA_SETS.contains(k)
                     || session_revoker::config::VARIABLES
                         .iter()
                         .any(|(name, _)| name == k),
