@@ -1209,6 +1209,32 @@ async fn organization_mode_reaches_the_member_role_and_nothing_else() {
         &external_id,
     )
     .unwrap_or_else(|e| panic!("the member role's trust as deployed:\n  {e}"));
+    // Its permissions (iam-simulate): GuardDuty's copy of a finding on "*"; with
+    // ReassociateInstanceProfile at its default, no iam:PassRole and no re-association.
+    let instance = format!("arn:aws:ec2:{REGION}:{MEMBER_ACCOUNT}:instance/i-0123456789abcdef0");
+    let passed = format!("arn:aws:iam::{MEMBER_ACCOUNT}:role/app-instance-role");
+    let may = role_may(
+        &member_iam,
+        &member,
+        "MemberRole",
+        &[
+            ("guardduty:GetFindings", "*", json!({})),
+            (
+                "iam:PassRole",
+                &passed,
+                json!({"iam:PassedToService": "ec2.amazonaws.com"}),
+            ),
+            ("ec2:AssociateIamInstanceProfile", &instance, json!({})),
+        ],
+    )
+    .await;
+    assert_eq!(
+        may,
+        [true, false, false],
+        "the member role as deployed: guardduty:GetFindings on * (expected allowed), \
+         iam:PassRole to EC2 and ec2:AssociateIamInstanceProfile with \
+         ReassociateInstanceProfile=false (expected refused)"
+    );
 
     // The function role's own grant, judged by fakecloud: with the member role's trust opened to
     // the administrator account for the test (its conditions are judged above), the function
@@ -1368,8 +1394,18 @@ async fn admin_stack_role(iam: &aws_sdk_iam::Client, name: &str) -> Role {
 /// `(action, resource, context)` a function role may be asked for, judged by iam-simulate against
 /// `d`'s function role policies as deployed: true where Allowed.
 async fn function_role_may(cloud: &Cloud, d: &Deployed, asks: &[(&str, &str, Value)]) -> Vec<bool> {
-    let role = d.role(&cloud.iam, "FunctionRole").await;
-    let policies = stack::identity_policies(cloud, &role.name).await;
+    role_may(&cloud.iam, d, "FunctionRole", asks).await
+}
+
+/// The same for the role `logical` of `d`, read through `iam` (the stack's account).
+async fn role_may(
+    iam: &aws_sdk_iam::Client,
+    d: &Deployed,
+    logical: &str,
+    asks: &[(&str, &str, Value)],
+) -> Vec<bool> {
+    let role = d.role(iam, logical).await;
+    let policies = stack::identity_policies_with(iam, &role.name).await;
     let requests: Vec<Value> = asks
         .iter()
         .map(|(action, resource, context)| {

@@ -180,8 +180,15 @@ pub fn call(args: &[&str], creds: Option<&Creds>) -> Value {
 /// A role's identity policies as deployed: every inline policy, by name (the templates attach
 /// no managed policy; `AWS::IAM::Policy` resources are inline policies of the role).
 pub async fn identity_policies(cloud: &Cloud, role: &str) -> BTreeMap<String, Value> {
-    let names = cloud
-        .iam
+    identity_policies_with(&cloud.iam, role).await
+}
+
+/// The same, through `iam` (another account's administrator).
+pub async fn identity_policies_with(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+) -> BTreeMap<String, Value> {
+    let names = iam
         .list_role_policies()
         .role_name(role)
         .send()
@@ -189,8 +196,7 @@ pub async fn identity_policies(cloud: &Cloud, role: &str) -> BTreeMap<String, Va
         .unwrap_or_else(|e| panic!("ListRolePolicies {role}: {e:?}"))
         .policy_names()
         .to_vec();
-    let attached = cloud
-        .iam
+    let attached = iam
         .list_attached_role_policies()
         .role_name(role)
         .send()
@@ -203,10 +209,14 @@ pub async fn identity_policies(cloud: &Cloud, role: &str) -> BTreeMap<String, Va
     );
     let mut out = BTreeMap::new();
     for n in names {
-        let doc = cloud
-            .role_policy(role, &n)
+        let doc = iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(&n)
+            .send()
             .await
-            .unwrap_or_else(|| panic!("{role}: policy {n} listed but not readable"));
+            .unwrap_or_else(|e| panic!("GetRolePolicy {role} {n}: {e:?}"));
+        let doc = decode(doc.policy_document());
         out.insert(n, serde_json::from_str(&doc).expect("policy JSON"));
     }
     out
