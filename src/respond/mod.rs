@@ -160,7 +160,24 @@ impl Responder {
         // VERIFY_FINDINGS: act on GuardDuty's copy of the finding, or refuse it (verify.rs).
         let checked = match verify::check(self, incident, &ctx).await {
             Ok(checked) => checked,
-            Err(refused) => return IncidentReport::new(incident, vec![*refused]),
+            Err(refused) => {
+                // The scheduled next look of a finding archived since (by an analyst, or by the
+                // attacker with guardduty:ArchiveFindings) still follows the key: what it
+                // reached does not depend on the finding's state.
+                let archived_rerun = next_look::is_rerun()
+                    && refused.facts.get("verdict").map(String::as_str)
+                        == Some("archived_in_guardduty");
+                let mut report = IncidentReport::new(incident, vec![*refused]);
+                if archived_rerun {
+                    if let Some((more, follow_up)) = self
+                        .follow_up(incident, &report.actions, &ctx, item, pending)
+                        .await
+                    {
+                        report.add_follow_up(more, follow_up);
+                    }
+                }
+                return report;
+            }
         };
         let incident = &checked.incident(incident);
         let actions = match plan::triage_at(incident, &self.config, self.clock.now()) {
