@@ -590,6 +590,8 @@ const EVENT_FILES: &[(&str, bool)] = &[
     ("member-account-event.json", true),
     ("other-region-finding-event.json", true),
     ("sample-finding-event.json", true),
+    // GuardDuty's attack sequence (resourceType AttackSequence): its credentials are contained.
+    ("attack-sequence-event.json", true),
     // Root: manual steps only (and Low).
     ("root-credential-event.json", false),
     // Not a credential finding.
