@@ -85,6 +85,11 @@ pub struct Config {
     /// The function's own name and region, from Lambda's `AWS_LAMBDA_FUNCTION_NAME` and
     /// `AWS_REGION` (not settings: Lambda sets them): the target of the next look's schedule.
     pub lambda_function: Option<LambdaFunction>,
+    /// `DRILL_ROLE_ARN`: the canary role a fire drill contains (`core/src/drill.rs`); unset, a
+    /// drill request is refused.
+    pub drill_role_arn: Option<String>,
+    /// `DRILL_MAX_WAIT_SECONDS`: how long a drill waits for IAM to refuse its session.
+    pub drill_max_wait_seconds: u64,
 }
 
 /// Where the function runs, as Lambda says.
@@ -124,6 +129,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("VERIFY_FINDINGS", "false"),
     ("IDENTITY_CENTER_INSTANCE_ARN", ""),
     ("MAX_FINDING_AGE_HOURS", "36"),
+    ("DRILL_ROLE_ARN", ""),
+    ("DRILL_MAX_WAIT_SECONDS", "300"),
 ];
 
 impl Config {
@@ -353,6 +360,31 @@ impl Config {
                 })?,
         };
 
+        let drill_role_arn = match get("DRILL_ROLE_ARN") {
+            Some(arn) if crate::names::parse_role_arn(arn).is_none() => {
+                return Err(invalid(
+                    "DRILL_ROLE_ARN",
+                    arn,
+                    "expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
+        let drill_max_wait_seconds = match get("DRILL_MAX_WAIT_SECONDS") {
+            None => crate::drill::DEFAULT_MAX_WAIT_SECONDS,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=600).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "DRILL_MAX_WAIT_SECONDS",
+                        v,
+                        "expected whole seconds from 1 to 600",
+                    )
+                })?,
+        };
+
         Ok(Self {
             sns_topic_arn,
             chat_topic_arn,
@@ -377,6 +409,8 @@ impl Config {
             identity_center_instance_arn,
             max_finding_age_hours,
             lambda_function: None,
+            drill_role_arn,
+            drill_max_wait_seconds,
         })
     }
 
