@@ -57,6 +57,8 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
         Some("IdentityCenterInstanceArn"),
     ),
     ("MAX_FINDING_AGE_HOURS", None),
+    ("DRILL_ROLE_ARN", None),
+    ("DRILL_MAX_WAIT_SECONDS", None),
     ("LOG_FORMAT", None),
     ("RUST_LOG", Some("LogLevel")),
 ];

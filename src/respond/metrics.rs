@@ -27,7 +27,7 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
         .flat_map(|i| &i.actions)
         .filter(|a| a.status == Status::ManualActionRequired)
         .count();
-    json!({
+    let mut doc = json!({
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
@@ -46,8 +46,30 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
         "Failed": failed,
         "ManualActionRequired": manual,
         "PartlyContained": partly,
-    })
-    .to_string()
+    });
+    // A fire drill (not a dry run): whether it passed (the template's alarm also breaches
+    // when no drill passed for 8 days) and the longest propagation it measured.
+    if let Some(drill) = report.drill.as_ref().filter(|d| !d.dry_run) {
+        let mut add = |name: &str, unit: &str, value: serde_json::Value| {
+            if let Some(list) = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array_mut() {
+                list.push(json!({"Name": name, "Unit": unit}));
+            }
+            doc[name] = value;
+        };
+        add(
+            "DrillPassed",
+            "Count",
+            json!(u8::from(report.outcome == Outcome::DrillPassed)),
+        );
+        if let Some(ms) = drill.propagation_ms {
+            add(
+                "DrillPropagationSeconds",
+                "Seconds",
+                json!(ms as f64 / 1000.0),
+            );
+        }
+    }
+    doc.to_string()
 }
 
 #[cfg(test)]

@@ -204,8 +204,11 @@ impl Lambda {
         for (k, v) in settings {
             // The function's variables, or a service endpoint (a loopback stand-in for a
             // service no emulator serves, e.g. `AWS_ENDPOINT_URL_CLOUDTRAIL`).
+            // Or the function's own credentials, for a function that is not the emulator's
+            // administrator (tests/fire_drill.rs).
             assert!(
                 k.starts_with("AWS_ENDPOINT_URL_")
+                    || matches!(*k, "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY")
                     || session_revoker::config::VARIABLES
                         .iter()
                         .any(|(name, _)| name == k),
