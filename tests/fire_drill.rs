@@ -89,7 +89,7 @@ fn logged_report(lambda: &Lambda) -> Value {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|l| l.get("report").and_then(Value::as_str).map(str::to_string))
         .filter_map(|r| serde_json::from_str::<Value>(&r).ok())
-        .last()
+        .next_back()
         .expect("the function logged its report")
 }
 
@@ -261,4 +261,30 @@ async fn a_drill_fails_at_the_canary_check_when_it_is_missing_untagged_or_unset(
             .await
             .is_none());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_drill_checks_and_plans_but_writes_nothing() {
+    let cloud = Cloud::connect().await;
+    let name = format!("fd4-{}-canary", nonce());
+    let arn = canary(&cloud, &name, Some("true")).await;
+    let lambda = Lambda::start("fire-drill-dry-run", 1, &[("DRILL_ROLE_ARN", &arn)]);
+    let inv = lambda.invoke(&json!({"action": "drill", "dry_run": true, "reason": "try it"}));
+    let report = inv.report("a dry-run drill");
+    assert_eq!(report["outcome"], "would_revoke", "{}", inv.describe());
+    assert_eq!(report["drill"]["reason"], "try it");
+    let scopes = report["drill"]["accounts"][0]["scopes"].as_array().unwrap();
+    assert_eq!(scopes.len(), 2);
+    for s in scopes {
+        assert_eq!(s["actions"][0]["status"], "would_do", "{s}");
+        assert!(s.get("propagation_ms").is_none());
+    }
+    for policy in ["AWSRevokeOlderSessions", "SessionRevokerDenyStolenSessions"] {
+        assert!(cloud.role_policy(&name, policy).await.is_none());
+    }
+    assert!(!lambda.logs().contains("\"DrillPassed\""));
+    // A drill request with a field it does not take is refused, naming it.
+    let refused = lambda.invoke(&json!({"action": "drill", "role": name}));
+    let message = error_message(&refused);
+    assert!(message.contains("unknown field `role`"), "{message}");
 }

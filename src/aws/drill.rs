@@ -7,6 +7,9 @@ use crate::error::{from_sdk, AwsError};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
+/// A role's tags, as (key, value).
+pub type Tags = Vec<(String, String)>;
+
 /// A session the drill assumed: its credentials and its `aws:userid` (`<RoleId>:<session>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DrillSession {
@@ -18,10 +21,7 @@ pub struct DrillSession {
 pub trait DrillCloud: Send + Sync {
     /// `iam:ListRoleTags` with the function's credentials; `Ok(None)` when the role does not
     /// exist.
-    fn list_role_tags<'a>(
-        &'a self,
-        role: &'a str,
-    ) -> BoxFuture<'a, AwsResult<Option<Vec<(String, String)>>>>;
+    fn list_role_tags<'a>(&'a self, role: &'a str) -> BoxFuture<'a, AwsResult<Option<Tags>>>;
     /// `sts:AssumeRole` with the function's credentials, for the shortest duration (900 s).
     fn assume<'a>(
         &'a self,
@@ -42,10 +42,7 @@ pub struct SdkDrill {
 }
 
 impl DrillCloud for SdkDrill {
-    fn list_role_tags<'a>(
-        &'a self,
-        role: &'a str,
-    ) -> BoxFuture<'a, AwsResult<Option<Vec<(String, String)>>>> {
+    fn list_role_tags<'a>(&'a self, role: &'a str) -> BoxFuture<'a, AwsResult<Option<Tags>>> {
         async move {
             let out = aws_sdk_iam::Client::new(&self.sdk)
                 .list_role_tags()

@@ -269,8 +269,13 @@ impl Run<'_> {
             let why = actions
                 .first()
                 .map(|a| {
+                    let code = a
+                        .error
+                        .as_ref()
+                        .map(|e| format!(" ({} {})", e.operation, e.code))
+                        .unwrap_or_default();
                     format!(
-                        "{}: {}",
+                        "{}: {}{code}",
                         serde_json::to_value(a.status)
                             .ok()
                             .and_then(|v| v.as_str().map(str::to_string))
