@@ -288,3 +288,28 @@ async fn a_dry_run_drill_checks_and_plans_but_writes_nothing() {
     let message = error_message(&refused);
     assert!(message.contains("unknown field `role`"), "{message}");
 }
+
+/// A canary the configuration protects (`PROTECTED_ROLES`): the production path will not write
+/// to it, so the drill fails at the write, saying why; a real finding there would need a person.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_fails_at_the_write_when_the_canary_is_protected() {
+    let cloud = Cloud::connect().await;
+    let name = format!("fd5-{}-canary", nonce());
+    let arn = canary(&cloud, &name, Some("true")).await;
+    let lambda = Lambda::start(
+        "fire-drill-protected",
+        1,
+        &[("DRILL_ROLE_ARN", &arn), ("PROTECTED_ROLES", "fd5-*")],
+    );
+    let message = error_message(&drill(&lambda));
+    assert!(
+        message.starts_with("DRILL FAILED at step contain_session"),
+        "{message}"
+    );
+    assert!(message.contains("manual_action_required"), "{message}");
+    assert!(message.contains("PROTECTED_ROLES"), "{message}");
+    assert!(cloud
+        .role_policy(&name, "SessionRevokerDenyStolenSessions")
+        .await
+        .is_none());
+}

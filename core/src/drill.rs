@@ -316,10 +316,10 @@ impl DrillReport {
         let roles: Vec<&str> = self.accounts.iter().map(|a| a.role_arn.as_str()).collect();
         match self.propagation_ms {
             Some(ms) => format!(
-                "{}: canary {} contained (session scope, then role-wide), refused {:.1} s after the write at most; a fresh session works",
+                "{}: canary {} contained (session scope, then role-wide), its sessions refused within {} of the write; a fresh session works",
                 outcome.headline(),
                 roles.join(", "),
-                ms as f64 / 1000.0
+                duration(ms)
             ),
             None => format!(
                 "{}: canary {} checked; nothing was written",
@@ -330,6 +330,15 @@ impl DrillReport {
     }
 }
 
+/// Milliseconds for people: `5 ms`, `4.5 s`.
+fn duration(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    }
+}
+
 /// A warning when the cutoff margin is shorter than the propagation a drill measured: a
 /// session issued inside the difference could outlive the deny's arrival.
 pub fn margin_warning(margin_seconds: i64, propagation_ms: Option<u64>) -> Option<String> {
@@ -337,8 +346,8 @@ pub fn margin_warning(margin_seconds: i64, propagation_ms: Option<u64>) -> Optio
     let margin_ms = margin_seconds.max(0) as u64 * 1000;
     (ms > margin_ms).then(|| {
         format!(
-            "CUTOFF_MARGIN_SECONDS={margin_seconds} is shorter than the {:.1} s IAM took to refuse the drill's session: raise it above the longest propagation the drills measure",
-            ms as f64 / 1000.0
+            "CUTOFF_MARGIN_SECONDS={margin_seconds} is shorter than the {} IAM took to refuse the drill's session: raise it above the longest propagation the drills measure",
+            duration(ms)
         )
     })
 }
