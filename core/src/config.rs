@@ -510,6 +510,9 @@ mod tests {
             ("CHAIN_DEPTH", "deep"),
             ("CONTAIN_PERSISTENCE", "delete"),
             ("FOLLOW_UP_SCHEDULER_ROLE_ARN", "scheduler"),
+            ("DRILL_ROLE_ARN", "canary"),
+            ("DRILL_MAX_WAIT_SECONDS", "0"),
+            ("DRILL_MAX_WAIT_SECONDS", "601"),
             (
                 "IDENTITY_CENTER_INSTANCE_ARN",
                 "arn:aws:sso:::instance/ssoins-xyz",
@@ -519,6 +522,23 @@ mod tests {
             assert_eq!(err.variable, name, "{err}");
             assert!(err.to_string().contains(name));
         }
+    }
+
+    #[test]
+    fn drill_settings() {
+        let c = Config::default();
+        assert_eq!(c.drill_role_arn, None);
+        assert_eq!(c.drill_max_wait_seconds, 300);
+        let c = Config::from_vars(&vars(&[
+            ("DRILL_ROLE_ARN", "arn:aws:iam::123456789012:role/canary"),
+            ("DRILL_MAX_WAIT_SECONDS", "60"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.drill_role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/canary")
+        );
+        assert_eq!(c.drill_max_wait_seconds, 60);
     }
 
     #[test]
