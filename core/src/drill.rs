@@ -330,6 +330,54 @@ impl DrillReport {
     }
 }
 
+impl DrillReport {
+    /// The drill for people (the report's text form, e-mail): each account's steps, the
+    /// figures, and the margin warning.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for a in &self.accounts {
+            out.push_str(&format!(
+                "\nAccount {} canary {}: {}\n",
+                a.account,
+                a.role_arn,
+                if a.ready { "ready" } else { "NOT READY" }
+            ));
+            for s in &a.steps {
+                let result = match s.result {
+                    StepResult::Passed => "passed",
+                    StepResult::Failed => "FAILED",
+                    StepResult::Skipped => "skipped",
+                };
+                let step = serde_json::to_value(s.step)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                out.push_str(&format!("  {step:<20} {result:<8} {}\n", s.detail));
+            }
+            for s in &a.scopes {
+                if let Some(ms) = s.propagation_ms {
+                    out.push_str(&format!(
+                        "  {} scope: refused {} after the write\n",
+                        s.scope,
+                        duration(ms)
+                    ));
+                }
+            }
+        }
+        out.push_str(&format!(
+            "\nCUTOFF_MARGIN_SECONDS={}; longest propagation measured: {}\n",
+            self.cutoff_margin_seconds,
+            self.propagation_ms
+                .map(duration)
+                .unwrap_or_else(|| "none".into())
+        ));
+        if let Some(w) = &self.warning {
+            out.push_str(&format!("WARNING: {w}\n"));
+        }
+        out
+    }
+}
+
 /// Milliseconds for people: `5 ms`, `4.5 s`.
 fn duration(ms: u64) -> String {
     if ms < 1000 {

@@ -202,3 +202,29 @@ fn combining_drill_outcomes() {
     assert_eq!(DrillFailed.as_str(), "drill_failed");
     assert_eq!(DrillPassed.headline(), "DRILL PASSED");
 }
+
+#[test]
+fn the_text_report_lists_the_steps_and_the_margin() {
+    let mut d = DrillReport::new(false, 2, 300);
+    d.accounts.push(passed_account(&[2_500]));
+    d.finish();
+    let text = Report::drill(d, time::OffsetDateTime::UNIX_EPOCH, 5).to_text();
+    assert!(text.starts_with("DRILL PASSED"), "{text}");
+    assert!(
+        text.contains("check_canary         passed   tagged"),
+        "{text}"
+    );
+    assert!(
+        text.contains("session scope: refused 2.5 s after the write"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CUTOFF_MARGIN_SECONDS=2; longest propagation measured: 2.5 s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("WARNING: CUTOFF_MARGIN_SECONDS=2 is shorter"),
+        "{text}"
+    );
+    assert!(!text.contains("no findings"), "{text}");
+}
