@@ -6,7 +6,7 @@ LINT_VENV := .venv-lint
 SAM_VENV := .venv-sam
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: judge fakecloud fuzz all demo test unit lint-templates build deploy invoke-remote bench fmt clippy clean venv
+.PHONY: judge fakecloud fuzz all demo drill test unit lint-templates build deploy invoke-remote bench fmt clippy clean venv
 
 all: test
 
@@ -50,6 +50,10 @@ fakecloud:
 ## GuardDuty finding through the function, show the report, the policy and the SNS message.
 demo: $(VENV)/.installed
 	tools/demo.sh
+
+## make drill: one fire drill ({"action":"drill"}) against fakecloud, on a canary role seeded there.
+drill: $(VENV)/.installed fakecloud
+	tools/drill.sh
 
 ## make test: unit, adapter, emulator, policy-judge, drill and end-to-end tests, then the template checks.
 test: $(VENV)/.installed $(LINT_VENV)/.installed $(SAM_VENV)/.installed $(JUDGE)/node_modules/.installed fakecloud

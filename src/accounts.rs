@@ -122,6 +122,10 @@ pub trait Accounts: Send + Sync {
     fn regions(&self) -> Option<Arc<dyn EnabledRegions>> {
         None
     }
+    /// The fire drill's own calls in the responder's account (`None`: drills cannot run here).
+    fn drill(&self) -> Option<Arc<dyn crate::aws::drill::DrillCloud>> {
+        None
+    }
     /// sso-admin of the responder's own account in `region`, Identity Center's home region
     /// (`IDENTITY_CENTER_INSTANCE_ARN`; `None`: Identity Center cannot be managed from here).
     fn permission_sets(
@@ -363,6 +367,12 @@ pub fn member_session_name(finding: &str) -> String {
 }
 
 impl Accounts for SdkAccounts {
+    fn drill(&self) -> Option<Arc<dyn crate::aws::drill::DrillCloud>> {
+        Some(Arc::new(crate::aws::drill::SdkDrill {
+            sdk: self.sdk.clone(),
+        }))
+    }
+
     /// A client per call (findings on Identity Center roles are rare; the HTTP client and its
     /// connections are the SDK configuration's, shared), in Identity Center's home region.
     fn permission_sets(

@@ -42,6 +42,9 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     // administrator reads a member's through its own detector, found with ListDetectors.
     "guardduty:GetFindings",
     "guardduty:ListDetectors",
+    // The fire drill (src/respond/drill.rs): the canary's tag, checked before it is touched
+    // (sts:AssumeRole on the canary is listed above).
+    "iam:ListRoleTags",
 ];
 
 /// Actions called in a member account through the assumed member role.

@@ -62,6 +62,8 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
         Some("IdentityCenterInstanceArn"),
     ),
     ("MAX_FINDING_AGE_HOURS", None),
+    ("DRILL_ROLE_ARN", None),
+    ("DRILL_MAX_WAIT_SECONDS", None),
     ("LOG_FORMAT", None),
     ("RUST_LOG", Some("LogLevel")),
 ];
@@ -624,6 +626,22 @@ fn assume_role_only_on_the_member_role_and_only_when_configured() {
         .collect();
     assert!(!assuming.is_empty(), "sts:AssumeRole is not granted");
     let conditions = t.section("Conditions");
+    // The fire drill (issue 23) assumes its canary, DrillRole, and nothing else.
+    let (drill, assuming): (Vec<_>, Vec<_>) = assuming.into_iter().partition(|s| {
+        s.resources
+            .iter()
+            .any(|r| symbolic(r) == "${DrillRole.Arn}")
+    });
+    for s in &drill {
+        assert!(
+            s.resources
+                .iter()
+                .all(|r| symbolic(r) == "${DrillRole.Arn}"),
+            "{}: the drill's sts:AssumeRole is on DrillRole only",
+            s.origin
+        );
+    }
+    assert_eq!(drill.len(), 1, "one statement assumes the drill's canary");
     for s in assuming {
         assert!(
             !s.resources.is_empty(),

@@ -93,6 +93,11 @@ pub struct Config {
     /// the stolen key's events (persistence lives forever; sessions and tokens are read at least
     /// 36 h back either way).
     pub persistence_lookback_days: u32,
+    /// `DRILL_ROLE_ARN`: the canary role a fire drill contains (`core/src/drill.rs`); unset, a
+    /// drill request is refused.
+    pub drill_role_arn: Option<String>,
+    /// `DRILL_MAX_WAIT_SECONDS`: how long a drill waits for IAM to refuse its session.
+    pub drill_max_wait_seconds: u64,
 }
 
 /// `PERSISTENCE_LOOKBACK` when unset, in days.
@@ -139,6 +144,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("MAX_FINDING_AGE_HOURS", "36"),
     ("TRAIL_REGIONS", ""),
     ("PERSISTENCE_LOOKBACK", "7"),
+    ("DRILL_ROLE_ARN", ""),
+    ("DRILL_MAX_WAIT_SECONDS", "300"),
 ];
 
 impl Config {
@@ -394,6 +401,30 @@ impl Config {
                     )
                 })?,
         };
+        let drill_role_arn = match get("DRILL_ROLE_ARN") {
+            Some(arn) if crate::names::parse_role_arn(arn).is_none() => {
+                return Err(invalid(
+                    "DRILL_ROLE_ARN",
+                    arn,
+                    "expected an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
+        let drill_max_wait_seconds = match get("DRILL_MAX_WAIT_SECONDS") {
+            None => crate::drill::DEFAULT_MAX_WAIT_SECONDS,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=600).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "DRILL_MAX_WAIT_SECONDS",
+                        v,
+                        "expected whole seconds from 1 to 600",
+                    )
+                })?,
+        };
 
         Ok(Self {
             sns_topic_arn,
@@ -421,6 +452,8 @@ impl Config {
             lambda_function: None,
             trail_regions,
             persistence_lookback_days,
+            drill_role_arn,
+            drill_max_wait_seconds,
         })
     }
 
@@ -524,6 +557,9 @@ mod tests {
             ("PERSISTENCE_LOOKBACK", "91d"),
             ("PERSISTENCE_LOOKBACK", "a week"),
             ("FOLLOW_UP_SCHEDULER_ROLE_ARN", "scheduler"),
+            ("DRILL_ROLE_ARN", "canary"),
+            ("DRILL_MAX_WAIT_SECONDS", "0"),
+            ("DRILL_MAX_WAIT_SECONDS", "601"),
             (
                 "IDENTITY_CENTER_INSTANCE_ARN",
                 "arn:aws:sso:::instance/ssoins-xyz",
@@ -547,6 +583,23 @@ mod tests {
         .unwrap();
         assert_eq!(c.trail_regions, vec!["eu-west-1", "ap-southeast-2"]);
         assert_eq!(c.persistence_lookback_days, 90);
+    }
+
+    #[test]
+    fn drill_settings() {
+        let c = Config::default();
+        assert_eq!(c.drill_role_arn, None);
+        assert_eq!(c.drill_max_wait_seconds, 300);
+        let c = Config::from_vars(&vars(&[
+            ("DRILL_ROLE_ARN", "arn:aws:iam::123456789012:role/canary"),
+            ("DRILL_MAX_WAIT_SECONDS", "60"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.drill_role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/canary")
+        );
+        assert_eq!(c.drill_max_wait_seconds, 60);
     }
 
     #[test]

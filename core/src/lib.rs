@@ -7,6 +7,7 @@
 //! crate, no tokio and no lambda_runtime, so the compiler enforces it.
 
 pub mod config;
+pub mod drill;
 pub mod finding_types;
 pub mod follow;
 pub mod input;

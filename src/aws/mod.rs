@@ -6,6 +6,7 @@
 //! responder can mix clients per account.
 
 pub mod cloudtrail;
+pub mod drill;
 pub mod ec2;
 pub mod guardduty;
 pub mod iam;

@@ -27,7 +27,7 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
         .flat_map(|i| &i.actions)
         .filter(|a| a.status == Status::ManualActionRequired)
         .count();
-    json!({
+    let mut doc = json!({
         "_aws": {
             "Timestamp": timestamp_ms,
             "CloudWatchMetrics": [{
@@ -46,8 +46,30 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
         "Failed": failed,
         "ManualActionRequired": manual,
         "PartlyContained": partly,
-    })
-    .to_string()
+    });
+    // A fire drill (not a dry run): whether it passed (the template's alarm also breaches
+    // when no drill passed for 8 days) and the longest propagation it measured.
+    if let Some(drill) = report.drill.as_ref().filter(|d| !d.dry_run) {
+        let mut add = |name: &str, unit: &str, value: serde_json::Value| {
+            if let Some(list) = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"].as_array_mut() {
+                list.push(json!({"Name": name, "Unit": unit}));
+            }
+            doc[name] = value;
+        };
+        add(
+            "DrillPassed",
+            "Count",
+            json!(u8::from(report.outcome == Outcome::DrillPassed)),
+        );
+        if let Some(ms) = drill.propagation_ms {
+            add(
+                "DrillPropagationSeconds",
+                "Seconds",
+                json!(ms as f64 / 1000.0),
+            );
+        }
+    }
+    doc.to_string()
 }
 
 #[cfg(test)]
@@ -109,6 +131,73 @@ mod tests {
                 "PartlyContained"
             ]
         );
+    }
+
+    fn drill(passed: bool, dry_run: bool) -> Report {
+        use revoker_core::drill::{DrillAccount, DrillReport, ScopeResult, StepName, StepResult};
+        let mut d = DrillReport::new(dry_run, 30, 300);
+        let mut a = DrillAccount::new("123456789012", "arn:aws:iam::123456789012:role/canary");
+        a.scopes.push(ScopeResult {
+            scope: "role",
+            session: "drill-x-role".into(),
+            actions: vec![ActionOutcome::new(
+                ActionKind::RevokeRoleSessions,
+                "canary",
+                if dry_run {
+                    Status::WouldDo
+                } else {
+                    Status::Done
+                },
+                "",
+            )],
+            written_at_ms: Some(10),
+            propagation_ms: Some(2_250),
+        });
+        let result = if passed {
+            StepResult::Passed
+        } else {
+            StepResult::Failed
+        };
+        a.step(StepName::RoleRefused, result, "x", 20);
+        d.accounts.push(a);
+        d.finish();
+        Report::drill(d, time::OffsetDateTime::UNIX_EPOCH, 30)
+    }
+
+    #[test]
+    fn a_drill_reports_whether_it_passed_and_its_propagation_in_seconds() {
+        let names = |v: &Value| -> Vec<String> {
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let v: Value = serde_json::from_str(&embedded_metrics(&drill(true, false), 1)).unwrap();
+        assert_eq!(v["DrillPassed"], 1);
+        assert_eq!(v["DrillPropagationSeconds"], 2.25);
+        assert!(names(&v).contains(&"DrillPropagationSeconds".to_string()));
+        assert_eq!(v["Failed"], 0, "a drill is no finding");
+        let v: Value = serde_json::from_str(&embedded_metrics(&drill(false, false), 1)).unwrap();
+        assert_eq!(v["DrillPassed"], 0);
+        // A dry run proves nothing: no drill metric at all.
+        let v: Value = serde_json::from_str(&embedded_metrics(&drill(true, true), 1)).unwrap();
+        assert!(v.get("DrillPassed").is_none());
+        assert!(!names(&v).contains(&"DrillPassed".to_string()));
+        // Not a drill: no drill metric.
+        let v: Value = serde_json::from_str(&embedded_metrics(&incident_report(), 1)).unwrap();
+        assert!(v.get("DrillPassed").is_none());
+    }
+
+    fn incident_report() -> Report {
+        Report::new(
+            None,
+            false,
+            vec![incident(Status::Done)],
+            time::OffsetDateTime::UNIX_EPOCH,
+            1,
+        )
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! the deny policy is written first, and everything that can wait (instance work, the
 //! report) comes after it.
 
+mod drill;
 mod facts;
 pub mod fate;
 mod follow;
@@ -61,6 +62,12 @@ impl Responder {
         payload: &Value,
         budget: Budget,
     ) -> Result<(Report, Result<(), HandlerError>), HandlerError> {
+        // A fire drill (`{"action": "drill"}`, drill.rs) is not a finding: its own report.
+        if let Some(request) = revoker_core::drill::parse_request(payload)
+            .inspect_err(|e| tracing::error!(error = %e, "invalid drill request"))?
+        {
+            return Ok(self.drill(request, budget).await);
+        }
         let started = Instant::now();
         let parsed = parse_payload(payload)
             .inspect_err(|e| tracing::error!(error = %e, "invalid payload"))?;

@@ -223,7 +223,7 @@ impl Lambda {
             // The function's variables, or a service endpoint (a loopback stand-in for a
             // service no emulator serves, e.g. `AWS_ENDPOINT_URL_CLOUDTRAIL`), or what Lambda
             // itself sets when the function runs as a deployed stack's role under its own name
-            // (tests/deployed_stack.rs).
+            // (tests/deployed_stack.rs, and the function's own credentials in tests/fire_drill.rs).
             assert!(
                 k.starts_with("AWS_ENDPOINT_URL_")
                     || LAMBDA_SETS.contains(k)

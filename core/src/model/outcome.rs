@@ -27,6 +27,8 @@ pub enum Status {
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Skipped,
+    /// A fire drill (issue 23, `core/src/drill.rs`) contained its canary and a fresh session works.
+    DrillPassed,
     AlreadyCovered,
     ManualActionRequired,
     WouldRevoke,
@@ -34,6 +36,8 @@ pub enum Outcome {
     /// Something was contained (revoked or already covered) and something else the function
     /// found is still live and needs a person (a `manual_action_required` action).
     PartlyContained,
+    /// A fire drill failed a step: the function could not show it contains a session.
+    DrillFailed,
     Failed,
 }
 
@@ -46,6 +50,8 @@ impl Outcome {
             Outcome::WouldRevoke => "would_revoke",
             Outcome::Revoked => "revoked",
             Outcome::PartlyContained => "partly_contained",
+            Outcome::DrillPassed => "drill_passed",
+            Outcome::DrillFailed => "drill_failed",
             Outcome::Failed => "failed",
         }
     }
@@ -78,6 +84,9 @@ impl Outcome {
         match most {
             None => Outcome::Skipped,
             Some(Outcome::Failed) => Outcome::Failed,
+            // A failed drill is a failure; a passed one never hides another outcome (it sorts
+            // below every outcome but `Skipped`).
+            Some(Outcome::DrillFailed) => Outcome::DrillFailed,
             Some(_) if partly || (contained && left) => Outcome::PartlyContained,
             Some(o) => o,
         }
@@ -91,6 +100,8 @@ impl Outcome {
             Outcome::WouldRevoke => "DRY RUN",
             Outcome::Revoked => "REVOKED",
             Outcome::PartlyContained => "PARTLY CONTAINED",
+            Outcome::DrillPassed => "DRILL PASSED",
+            Outcome::DrillFailed => "DRILL FAILED",
             Outcome::Failed => "FAILED",
         }
     }

@@ -38,6 +38,9 @@ pub struct Report {
     pub not_started: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub published: Option<String>,
+    /// A fire drill's section (`{"action": "drill"}`, `crate::drill`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill: Option<crate::drill::DrillReport>,
 }
 
 impl Report {
@@ -59,6 +62,7 @@ impl Report {
             incidents,
             not_started: Vec::new(),
             published: None,
+            drill: None,
         };
         r.summary = r.headline();
         r
@@ -211,6 +215,15 @@ impl Report {
                         )
                     })
             })
+    }
+
+    /// A fire drill's report: its section, its outcome and its headline.
+    pub fn drill(drill: crate::drill::DrillReport, now: OffsetDateTime, duration_ms: u64) -> Self {
+        let mut r = Self::new(None, drill.dry_run, Vec::new(), now, duration_ms);
+        r.outcome = drill.outcome();
+        r.summary = drill.headline();
+        r.drill = Some(drill);
+        r
     }
 
     /// Records findings left unstarted: the invocation fails (and is retried), so the outcome

@@ -12,7 +12,10 @@ impl Report {
         if self.dry_run {
             out.push_str("DRY RUN: nothing was written.\n");
         }
-        if self.incidents.is_empty() && self.not_started.is_empty() {
+        if let Some(drill) = &self.drill {
+            // A fire drill: its steps and figures (crate::drill).
+            out.push_str(&drill.to_text());
+        } else if self.incidents.is_empty() && self.not_started.is_empty() {
             out.push_str("\nThe payload holds no findings: nothing to do.\n");
         }
         for (n, i) in self.incidents.iter().enumerate() {
