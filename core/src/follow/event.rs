@@ -157,8 +157,10 @@ pub fn is_access_key_id(s: &str) -> bool {
     (16..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// `arn:<partition>:iam::(aws|<account>):policy/<path/>name`, every part in IAM's alphabet.
-pub fn is_policy_arn(s: &str) -> bool {
+/// `arn:<partition>:iam::<owner>:<resource>`: the owner and the resource of an IAM ARN whose
+/// partition is in IAM's alphabet (`aws`, `aws-cn`, …) and whose region is empty; the caller
+/// checks both parts.
+pub(super) fn iam_arn_parts(s: &str) -> Option<(&str, &str)> {
     let mut parts = s.splitn(6, ':');
     let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(owner), Some(resource)) = (
         parts.next(),
@@ -168,19 +170,26 @@ pub fn is_policy_arn(s: &str) -> bool {
         parts.next(),
         parts.next(),
     ) else {
-        return false;
+        return None;
     };
     let partition_ok = partition.starts_with("aws")
         && partition
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b == b'-');
+    partition_ok.then_some((owner, resource))
+}
+
+/// `arn:<partition>:iam::(aws|<account>):policy/<path/>name`, every part in IAM's alphabet.
+pub fn is_policy_arn(s: &str) -> bool {
+    let Some((owner, resource)) = iam_arn_parts(s) else {
+        return false;
+    };
     let owner_ok = owner == "aws" || names::is_account_id(owner);
     let Some(path_and_name) = resource.strip_prefix("policy/") else {
         return false;
     };
     let segments: Vec<&str> = path_and_name.split('/').collect();
-    partition_ok
-        && owner_ok
+    owner_ok
         && path_and_name.len() <= 512
         && segments.iter().all(|seg| names::is_valid_role_name(seg))
 }

@@ -19,7 +19,7 @@
 //! `Ok(None)`: the call is not persistence after all (a key made inactive, instances started
 //! with no role). `Err`: a person looks (a name that does not validate never reaches a command).
 
-use super::event::{is_access_key_id, is_policy_arn, is_profile_name, text};
+use super::event::{iam_arn_parts, is_access_key_id, is_policy_arn, is_profile_name, text};
 use super::persistence::Persistence;
 use crate::names;
 use serde_json::Value;
@@ -33,15 +33,7 @@ fn is_plain_alnum(s: &str, range: std::ops::RangeInclusive<usize>) -> bool {
 /// `arn:<partition>:iam::<account>:<kind>/<rest>` with `rest` in `[A-Za-z0-9._/:-]` (SAML and
 /// OIDC provider names, OIDC hosts with paths, MFA device paths).
 fn is_iam_arn_of(s: &str, kind: &str) -> bool {
-    let mut parts = s.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let Some((account, resource)) = iam_arn_parts(s) else {
         return false;
     };
     let Some(rest) = resource
@@ -50,11 +42,7 @@ fn is_iam_arn_of(s: &str, kind: &str) -> bool {
     else {
         return false;
     };
-    partition.starts_with("aws")
-        && partition
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'-')
-        && names::is_account_id(account)
+    names::is_account_id(account)
         && (1..=512).contains(&rest.len())
         && rest
             .bytes()
