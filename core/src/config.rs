@@ -198,20 +198,13 @@ impl Config {
         let sns_topic_arn = topic("SNS_TOPIC_ARN")?;
         let chat_topic_arn = topic("CHAT_TOPIC_ARN")?;
 
-        let cutoff_margin_seconds = match get("CUTOFF_MARGIN_SECONDS") {
-            None => 30,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (0..=300).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        "CUTOFF_MARGIN_SECONDS",
-                        v,
-                        "expected whole seconds from 0 to 300",
-                    )
-                })?,
-        };
+        let cutoff_margin_seconds = number::<i64>(
+            get("CUTOFF_MARGIN_SECONDS"),
+            "CUTOFF_MARGIN_SECONDS",
+            30,
+            |n| (0..=300).contains(n),
+            "expected whole seconds from 0 to 300",
+        )?;
 
         let min_severity = match get("MIN_SEVERITY") {
             None => 4.0,
@@ -273,20 +266,13 @@ impl Config {
                 ))
             }
         };
-        let reassociation_max_wait_seconds = match get("REASSOCIATION_MAX_WAIT_SECONDS") {
-            None => 120,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=600).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        "REASSOCIATION_MAX_WAIT_SECONDS",
-                        v,
-                        "expected whole seconds from 1 to 600",
-                    )
-                })?,
-        };
+        let reassociation_max_wait_seconds = number::<u64>(
+            get("REASSOCIATION_MAX_WAIT_SECONDS"),
+            "REASSOCIATION_MAX_WAIT_SECONDS",
+            120,
+            |n| (1..=600).contains(n),
+            "expected whole seconds from 1 to 600",
+        )?;
 
         let member_role_name = get("MEMBER_ROLE_NAME").map(str::to_string);
         if let Some(name) = &member_role_name {
@@ -313,20 +299,13 @@ impl Config {
             }
         };
 
-        let chain_depth = match get("CHAIN_DEPTH") {
-            None => DEFAULT_CHAIN_DEPTH,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n <= MAX_CHAIN_DEPTH)
-                .ok_or_else(|| {
-                    invalid(
-                        "CHAIN_DEPTH",
-                        v,
-                        "expected a whole number from 0 (off) to 6",
-                    )
-                })?,
-        };
+        let chain_depth = number::<u32>(
+            get("CHAIN_DEPTH"),
+            "CHAIN_DEPTH",
+            DEFAULT_CHAIN_DEPTH,
+            |n| *n <= MAX_CHAIN_DEPTH,
+            "expected a whole number from 0 (off) to 6",
+        )?;
         let contain_persistence = match get("CONTAIN_PERSISTENCE")
             .map(str::to_ascii_lowercase)
             .as_deref()
@@ -360,20 +339,13 @@ impl Config {
             other => other.map(str::to_string),
         };
 
-        let max_finding_age_hours = match get("MAX_FINDING_AGE_HOURS") {
-            None => DEFAULT_MAX_FINDING_AGE_HOURS,
-            Some(v) => v
-                .parse::<u32>()
-                .ok()
-                .filter(|h| *h == 0 || (DEFAULT_MAX_FINDING_AGE_HOURS..=2160).contains(h))
-                .ok_or_else(|| {
-                    invalid(
-                        "MAX_FINDING_AGE_HOURS",
-                        v,
-                        "expected 0 (off) or a whole number of hours from 36 (the longest token) to 2160 (90 days)",
-                    )
-                })?,
-        };
+        let max_finding_age_hours = number::<u32>(
+            get("MAX_FINDING_AGE_HOURS"),
+            "MAX_FINDING_AGE_HOURS",
+            DEFAULT_MAX_FINDING_AGE_HOURS,
+            |h| *h == 0 || (DEFAULT_MAX_FINDING_AGE_HOURS..=2160).contains(h),
+            "expected 0 (off) or a whole number of hours from 36 (the longest token) to 2160 (90 days)",
+        )?;
 
         let trail_regions: Vec<String> = get("TRAIL_REGIONS")
             .map(|v| split_list(v).map(str::to_string).collect())
@@ -411,20 +383,13 @@ impl Config {
             }
             other => other.map(str::to_string),
         };
-        let drill_max_wait_seconds = match get("DRILL_MAX_WAIT_SECONDS") {
-            None => crate::drill::DEFAULT_MAX_WAIT_SECONDS,
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=600).contains(n))
-                .ok_or_else(|| {
-                    invalid(
-                        "DRILL_MAX_WAIT_SECONDS",
-                        v,
-                        "expected whole seconds from 1 to 600",
-                    )
-                })?,
-        };
+        let drill_max_wait_seconds = number::<u64>(
+            get("DRILL_MAX_WAIT_SECONDS"),
+            "DRILL_MAX_WAIT_SECONDS",
+            crate::drill::DEFAULT_MAX_WAIT_SECONDS,
+            |n| (1..=600).contains(n),
+            "expected whole seconds from 1 to 600",
+        )?;
 
         Ok(Self {
             sns_topic_arn,
@@ -498,6 +463,25 @@ fn globs(variable: &'static str, v: &str) -> Result<Vec<Pattern>, ConfigError> {
         .collect()
 }
 
+/// A number variable: `default` when unset, else a value `accepted` says is in range, or the
+/// error naming the variable and what was `expected`.
+fn number<T: std::str::FromStr>(
+    value: Option<&str>,
+    variable: &'static str,
+    default: T,
+    accepted: impl Fn(&T) -> bool,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<T>()
+            .ok()
+            .filter(|n| accepted(n))
+            .ok_or_else(|| invalid(variable, v, expected)),
+    }
+}
+
 fn invalid(variable: &'static str, value: &str, problem: &str) -> ConfigError {
     ConfigError {
         variable,
@@ -507,122 +491,4 @@ fn invalid(variable: &'static str, value: &str, problem: &str) -> ConfigError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn defaults_match_the_readme() {
-        let c = Config::from_vars(&HashMap::new()).unwrap();
-        assert!(!c.dry_run);
-        assert_eq!(c.cutoff_margin_seconds, 30);
-        assert_eq!(c.min_severity, 4.0);
-        assert_eq!(c.revoke_scope, RevokeScope::Auto);
-        assert_eq!(c.chain_depth, 3);
-        assert_eq!(c.max_finding_age_hours, 36);
-        assert_eq!(c.contain_persistence, ContainPersistence::Report);
-        assert!(!c.verify_findings);
-        assert!(c.identity_center_instance_arn.is_none());
-        assert!(
-            c.acts_on_type("UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS")
-        );
-        assert!(!c.acts_on_type("Recon:EC2/PortProbeUnprotectedPort"));
-        assert!(!c.acts_on_type("Policy:IAMUser/RootCredentialUsage"));
-    }
-
-    #[test]
-    fn bad_values_name_the_variable() {
-        for (name, value) in [
-            ("DRY_RUN", "maybe"),
-            ("CUTOFF_MARGIN_SECONDS", "-5"),
-            ("CUTOFF_MARGIN_SECONDS", "3600"),
-            ("MIN_SEVERITY", "eleven"),
-            ("REVOKE_SCOPE", "account"),
-            ("SNS_TOPIC_ARN", "my-topic"),
-            ("PROTECTED_ROLES", "admin[*"),
-            ("ALLOWED_ACCOUNTS", "12345"),
-            ("RESPONDER_ROLE_ARN", "responder"),
-            ("CHAIN_DEPTH", "7"),
-            ("MAX_FINDING_AGE_HOURS", "12"),
-            ("CHAIN_DEPTH", "deep"),
-            ("CONTAIN_PERSISTENCE", "delete"),
-            ("TRAIL_REGIONS", "us-east-1,eu west 1"),
-            ("PERSISTENCE_LOOKBACK", "0"),
-            ("PERSISTENCE_LOOKBACK", "91d"),
-            ("PERSISTENCE_LOOKBACK", "a week"),
-            ("FOLLOW_UP_SCHEDULER_ROLE_ARN", "scheduler"),
-            ("DRILL_ROLE_ARN", "canary"),
-            ("DRILL_MAX_WAIT_SECONDS", "0"),
-            ("DRILL_MAX_WAIT_SECONDS", "601"),
-            (
-                "IDENTITY_CENTER_INSTANCE_ARN",
-                "arn:aws:sso:::instance/ssoins-xyz",
-            ),
-        ] {
-            let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
-            assert_eq!(err.variable, name, "{err}");
-            assert!(err.to_string().contains(name));
-        }
-    }
-
-    #[test]
-    fn trail_regions_and_persistence_lookback() {
-        let d = Config::default();
-        assert!(d.trail_regions.is_empty());
-        assert_eq!(d.persistence_lookback_days, 7);
-        let c = Config::from_vars(&vars(&[
-            ("TRAIL_REGIONS", " eu-west-1, ap-southeast-2 ,"),
-            ("PERSISTENCE_LOOKBACK", "90d"),
-        ]))
-        .unwrap();
-        assert_eq!(c.trail_regions, vec!["eu-west-1", "ap-southeast-2"]);
-        assert_eq!(c.persistence_lookback_days, 90);
-    }
-
-    #[test]
-    fn drill_settings() {
-        let c = Config::default();
-        assert_eq!(c.drill_role_arn, None);
-        assert_eq!(c.drill_max_wait_seconds, 300);
-        let c = Config::from_vars(&vars(&[
-            ("DRILL_ROLE_ARN", "arn:aws:iam::123456789012:role/canary"),
-            ("DRILL_MAX_WAIT_SECONDS", "60"),
-        ]))
-        .unwrap();
-        assert_eq!(
-            c.drill_role_arn.as_deref(),
-            Some("arn:aws:iam::123456789012:role/canary")
-        );
-        assert_eq!(c.drill_max_wait_seconds, 60);
-    }
-
-    #[test]
-    fn protected_roles_match_name_or_arn() {
-        let c = Config::from_vars(&vars(&[(
-            "PROTECTED_ROLES",
-            "BreakGlass*, arn:aws:iam::*:role/admin/*",
-        )]))
-        .unwrap();
-        assert!(c.protecting_pattern("BreakGlassAdmin", None).is_some());
-        assert!(c
-            .protecting_pattern("Ops", Some("arn:aws:iam::111122223333:role/admin/Ops"))
-            .is_some());
-        assert!(c
-            .protecting_pattern("Ops", Some("arn:aws:iam::111122223333:role/Ops"))
-            .is_none());
-    }
-
-    #[test]
-    fn finding_types_accept_globs() {
-        let c =
-            Config::from_vars(&vars(&[("FINDING_TYPES", "*:IAMUser/AnomalousBehavior")])).unwrap();
-        assert!(c.acts_on_type("Impact:IAMUser/AnomalousBehavior"));
-        assert!(!c.acts_on_type("UnauthorizedAccess:IAMUser/TorIPCaller"));
-    }
-}
+mod tests;
