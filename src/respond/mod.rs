@@ -14,6 +14,7 @@ mod next_look;
 mod publish;
 mod restore;
 mod settle;
+mod user;
 pub mod verify;
 
 use crate::accounts::{AccountAccess, Accounts, Identity, Unreachable};
@@ -27,11 +28,9 @@ use crate::config::{Config, RevokeScope};
 use crate::error::{AwsError, HandlerError};
 use crate::input::parse_payload;
 use crate::model::{
-    ActionKind, ActionOutcome, Incident, PlannedAction, RoleTarget, Status, Step, Triage,
-    UserTarget, Write,
+    ActionKind, ActionOutcome, Incident, PlannedAction, RoleTarget, Status, Step, Triage, Write,
 };
-use crate::plan::{self, UserFacts};
-use crate::policy;
+use crate::plan;
 use crate::report::{IncidentReport, Report};
 use futures::{FutureExt, StreamExt};
 use serde_json::Value;
@@ -377,64 +376,6 @@ impl Responder {
             if let Some(via) = &access.via_role {
                 outcome.facts.insert("via_role", via.clone());
             }
-            outcome.facts.insert("account", access.account.clone());
-            outcomes.push(outcome);
-        }
-        outcomes
-    }
-
-    async fn handle_user(
-        &self,
-        incident: &Incident,
-        target: &UserTarget,
-        ctx: &Ctx,
-    ) -> Vec<ActionOutcome> {
-        let (access, _) = match self.access(incident).await {
-            Ok(a) => a,
-            Err(u) => return self.unreachable(incident, u, ctx),
-        };
-        let iam = access.iam.as_ref();
-        let (user, keys, user_policy) = futures::join!(
-            iam.get_user(&target.name),
-            iam.list_access_keys(&target.name),
-            iam.get_user_policy(&target.name, policy::ROLE_POLICY_NAME)
-        );
-        let user = match user {
-            Ok(Some(u)) => u,
-            Ok(None) => {
-                // Nothing signs as a user that does not exist: its keys and the sessions minted
-                // from them are refused. Contained, never a failure retried forever (the
-                // attacker may have made the user and deleted it).
-                let mut gone = ActionOutcome::new(
-                    ActionKind::DeactivateAccessKey,
-                    &target.name,
-                    Status::AlreadyCovered,
-                    format!(
-                        "user {} does not exist in account {} (NoSuchEntity): nothing can use its keys or sessions, so it is contained; CloudTrail DeleteUser shows who deleted it",
-                        target.name, access.account
-                    ),
-                );
-                gone.facts.insert("account", access.account.clone());
-                gone.at_ms = ctx.elapsed_ms();
-                return vec![gone];
-            }
-            Err(error) => {
-                let action = PlannedAction {
-                    kind: ActionKind::DeactivateAccessKey,
-                    target: target.name.clone(),
-                    step: Step::Fail { error },
-                };
-                return vec![self.execute(action, Some(&access), ctx).await];
-            }
-        };
-        let facts = UserFacts {
-            user,
-            keys,
-            user_policy,
-        };
-        let mut outcomes = Vec::new();
-        for action in plan::decide_user(incident, target, &facts, &self.config, self.clock.now()) {
-            let mut outcome = self.execute(action, Some(&access), ctx).await;
             outcome.facts.insert("account", access.account.clone());
             outcomes.push(outcome);
         }

@@ -5,6 +5,7 @@
 use super::*;
 use crate::clock::SystemClock;
 use crate::model::{KeyStatus, Outcome};
+use crate::policy;
 use crate::testing::{MemoryAccount, MemoryAccounts};
 use serde_json::json;
 use std::collections::HashMap;
