@@ -9,7 +9,8 @@
 //!   fakecloud (`--iam strict --verify-sigv4`) judges its IAM, STS, SNS and Scheduler calls
 //!   (resources and conditions included), iam-simulate judges the calls served by loopback
 //!   stand-ins (GuardDuty, CloudTrail: no emulator serves them) against the role's deployed
-//!   policies;
+//!   policies; a stolen role session here, a user's stolen key and a forced restore in
+//!   `deployed/other_paths.rs`;
 //! - the scheduler role: its trust (iam-simulate: Scheduler, for this function's schedules only)
 //!   and its `lambda:InvokeFunction` on the function's real ARN (fakecloud, `DryRun` invoke);
 //! - the rule's permission on the function (iam-simulate on the deployed resource policy);
@@ -35,6 +36,7 @@ mod drills {
     pub mod runtime;
 }
 mod deployed {
+    pub mod other_paths;
     pub mod stack;
 }
 #[path = "support/cloudtrail_loopback.rs"]
@@ -280,6 +282,20 @@ async fn run_as_function_role(
     op: &(Creds, String),
     (account, victim, stolen): (&str, &Role, &Session),
 ) -> Result<Value, String> {
+    let event = event_for(account, victim, stolen);
+    run_payload_as_function_role(cloud, d, op, account, &event).await
+}
+
+/// Runs the built function as `d`'s function role on `payload` (a GuardDuty event, whose finding
+/// the GuardDuty stand-in then serves, or a manual request) acting in `account`; returns the
+/// report, or what the deployed role could not do, naming the call.
+async fn run_payload_as_function_role(
+    cloud: &Cloud,
+    d: &Deployed,
+    op: &(Creds, String),
+    account: &str,
+    payload: &Value,
+) -> Result<Value, String> {
     let role = d.role(&cloud.iam, "FunctionRole").await;
     let me = session_of(cloud, &role, op, "deployed-function").await;
     let configuration = stack::call(&["function-configuration", d.physical("Function")], None);
@@ -291,8 +307,9 @@ async fn run_as_function_role(
         .collect();
     let guardduty = guardduty_loopback::GuardDutyLoopback::start();
     let cloudtrail = cloudtrail_loopback::CloudTrailLoopback::start(50);
-    let event = event_for(account, victim, stolen);
-    guardduty.register(&event["detail"]);
+    if payload["detail"].is_object() {
+        guardduty.register(&payload["detail"]);
+    }
 
     let mut settings: Vec<(&str, &str)> = env
         .iter()
@@ -316,7 +333,7 @@ async fn run_as_function_role(
         ("AWS_LAMBDA_FUNCTION_NAME", d.physical("Function")),
     ]);
     let lambda = Lambda::start(&d.stack, 1, &settings);
-    let invocation = lambda.invoke(&event);
+    let invocation = lambda.invoke(payload);
     let report = match &invocation {
         drills::runtime::Invocation::Response(v) => v.clone(),
         other => {
@@ -366,6 +383,7 @@ async fn run_as_function_role(
     calls.sort();
     calls.dedup();
     if env.get("VERIFY_FINDINGS").map(String::as_str) == Some("true")
+        && payload["detail"].is_object()
         && !calls.iter().any(|(a, _)| *a == "guardduty:GetFindings")
     {
         return Err("VERIFY_FINDINGS is on but the function never asked GuardDuty".into());
