@@ -132,3 +132,72 @@ async fn a_forced_restore_runs_as_the_deployed_role() {
         "the restored session is let in again (fakecloud): {v}"
     );
 }
+
+/// member-role.yaml's `ReassociateInstanceProfile`: the member role gets the EC2 re-association
+/// (`iam:PassRole` to EC2, associate/replace/disassociate instance profiles) exactly when it is
+/// `true`. Judged by iam-simulate against the member role's policies as deployed (fakecloud does
+/// not enforce EC2), each stack in an account of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_member_roles_ec2_grants_follow_its_parameter() {
+    let cloud = Cloud::connect().await;
+    let n = fakecloud::nonce();
+    let mut wrong = Vec::new();
+    for (account, on) in [("520000000052", true), ("530000000053", false)] {
+        let admin = crate::admin_of(account);
+        let member = tokio::task::block_in_place(|| {
+            crate::stack::deploy(
+                &crate::template("member-role.yaml"),
+                &format!("sre-{n}-{on}"),
+                &[
+                    ("AdministratorAccountId", ACCOUNT),
+                    ("ResponderRoleName", "session-revoker-us-east-1"),
+                    ("RoleName", &format!("sre-{n}-member")),
+                    (
+                        "ReassociateInstanceProfile",
+                        if on { "true" } else { "false" },
+                    ),
+                ],
+                Some(&admin),
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let instance = format!("arn:aws:ec2:{REGION}:{account}:instance/i-0123456789abcdef0");
+        let instance_role = format!("arn:aws:iam::{account}:role/app-instance-role");
+        let asks = [
+            (
+                "iam:PassRole",
+                instance_role.as_str(),
+                json!({"iam:PassedToService": "ec2.amazonaws.com"}),
+            ),
+            (
+                "ec2:AssociateIamInstanceProfile",
+                instance.as_str(),
+                json!({}),
+            ),
+            (
+                "ec2:ReplaceIamInstanceProfileAssociation",
+                instance.as_str(),
+                json!({}),
+            ),
+            (
+                "ec2:DisassociateIamInstanceProfile",
+                instance.as_str(),
+                json!({}),
+            ),
+        ];
+        let iam = aws_sdk_iam::Client::new(&cloud.as_(&admin));
+        let may = crate::role_may(&iam, &member, "MemberRole", &asks).await;
+        for ((action, resource, _), allowed) in asks.iter().zip(may) {
+            if allowed != on {
+                wrong.push(format!(
+                    "{action} on {resource}: allowed={allowed} with ReassociateInstanceProfile={on}"
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the member role's EC2 grants as deployed:\n  {}",
+        wrong.join("\n  ")
+    );
+}
