@@ -47,6 +47,9 @@ pub struct AccountAccess {
     /// GuardDuty of this account per region, for reading its copy of a finding (`None`: not
     /// readable here).
     guardduty: Option<GuardDutyFactory>,
+    /// The fire drill's own calls in this account, with the same credentials (`None`: drills
+    /// cannot run here).
+    drill: Option<Arc<dyn crate::aws::drill::DrillCloud>>,
 }
 
 impl AccountAccess {
@@ -63,7 +66,19 @@ impl AccountAccess {
             ec2,
             event_history: None,
             guardduty: None,
+            drill: None,
         }
+    }
+
+    /// With the fire drill's calls (organization mode) made with this account's credentials.
+    pub fn with_drill(mut self, drill: Arc<dyn crate::aws::drill::DrillCloud>) -> Self {
+        self.drill = Some(drill);
+        self
+    }
+
+    /// The fire drill's calls in this account, when drills can run here.
+    pub fn drill(&self) -> Option<Arc<dyn crate::aws::drill::DrillCloud>> {
+        self.drill.clone()
     }
 
     /// With GuardDuty's findings readable in this account.
@@ -334,7 +349,8 @@ impl SdkAccounts {
             ec2_factory(sdk.clone()),
         )
         .with_event_history(event_history_factory(sdk.clone()))
-        .with_guardduty(guardduty_factory(sdk));
+        .with_guardduty(guardduty_factory(sdk.clone()))
+        .with_drill(Arc::new(crate::aws::drill::SdkDrill { sdk }));
         self.members
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -70,6 +70,10 @@ pub const MEMBER_ACTIONS: &[&str] = &[
     "cloudtrail:LookupEvents",
     // VERIFY_FINDINGS: the member's copy of its finding, by the detector its ARN names.
     "guardduty:GetFindings",
+    // The fire drill in organization mode (src/respond/drill/org.rs): the canary's tag, and
+    // the canary's sessions (member-role.yaml's DrillRole only).
+    "iam:ListRoleTags",
+    "sts:AssumeRole",
 ];
 
 /// Granted to the function role for the Lambda service, not for calls the code makes: writing

@@ -17,6 +17,7 @@
 #[allow(dead_code)]
 mod drills {
     pub mod fakecloud;
+    pub mod members;
     pub mod runtime;
 }
 
@@ -312,4 +313,176 @@ async fn a_drill_fails_at_the_write_when_the_canary_is_protected() {
         .role_policy(&name, "SessionRevokerDenyStolenSessions")
         .await
         .is_none());
+}
+
+/// Member accounts of this file's organization test: one ready, one whose member role cannot
+/// be assumed (it trusts another external id).
+const READY_MEMBER: &str = "520987654321";
+const UNREACHABLE_MEMBER: &str = "620987654321";
+
+/// Organization mode: the drill goes into each account of `ALLOWED_ACCOUNTS` through the member
+/// role (external id), and contains the canary `DRILL_ROLE_NAME` there through the production
+/// path; fakecloud judges every call by the member role's and the canary's policies. One row per
+/// account: the unreachable one failed at the assume step with the command, the others ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_mode_reports_one_row_per_account_and_an_unreachable_member_fails_only_its_own(
+) {
+    use drills::members;
+    let cloud = Cloud::connect().await;
+    let n = nonce();
+    let own_arn = canary(&cloud, &format!("fd6-{n}-canary"), Some("true")).await;
+    let (member, drill_role, external_id) = (
+        format!("fd6-{n}-member"),
+        format!("fd6-{n}-drill"),
+        format!("fd6-{n}-external"),
+    );
+    let ready = members::iam_of(
+        &cloud,
+        &members::admin_of(READY_MEMBER, &format!("fd6-{n}-admin")),
+    );
+    let member_arn =
+        members::member_role(&ready, READY_MEMBER, &member, &drill_role, &external_id).await;
+    members::canary(&ready, READY_MEMBER, &drill_role).await;
+    let unreachable = members::iam_of(
+        &cloud,
+        &members::admin_of(UNREACHABLE_MEMBER, &format!("fd6-{n}-admin")),
+    );
+    members::member_role(
+        &unreachable,
+        UNREACHABLE_MEMBER,
+        &member,
+        &drill_role,
+        "another-id",
+    )
+    .await;
+    members::canary(&unreachable, UNREACHABLE_MEMBER, &drill_role).await;
+
+    let allowed = format!("{READY_MEMBER},{UNREACHABLE_MEMBER}");
+    let lambda = Lambda::start(
+        "fire-drill-org",
+        1,
+        &[
+            ("DRILL_ROLE_ARN", &own_arn),
+            ("DRILL_ROLE_NAME", &drill_role),
+            ("MEMBER_ROLE_NAME", &member),
+            ("MEMBER_ROLE_EXTERNAL_ID", &external_id),
+            ("ALLOWED_ACCOUNTS", &allowed),
+            ("DRILL_MAX_WAIT_SECONDS", "20"),
+        ],
+    );
+    let message = error_message(&drill(&lambda));
+    assert!(
+        message.starts_with("DRILL FAILED at step assume_member_role"),
+        "{message}"
+    );
+    assert!(message.contains(UNREACHABLE_MEMBER), "{message}");
+    assert!(message.contains("2 of 3 accounts ready"), "{message}");
+    let report = logged_report(&lambda);
+    assert_eq!(report["outcome"], "drill_failed");
+    let rows = report["drill"]["accounts"].as_array().unwrap();
+    let accounts: Vec<(&str, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["account"].as_str().unwrap(),
+                r["ready"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            (ACCOUNT, true),
+            (READY_MEMBER, true),
+            (UNREACHABLE_MEMBER, false)
+        ],
+        "{}",
+        report["drill"]
+    );
+
+    // The ready member: every step through the member role, both shapes written there and
+    // refused by fakecloud, a fresh session works.
+    let row = &rows[1];
+    assert_eq!(row["via_role"], member_arn.as_str());
+    assert_eq!(
+        row["role_arn"],
+        format!("arn:aws:iam::{READY_MEMBER}:role/{drill_role}")
+    );
+    let steps: Vec<(&str, &str)> = row["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap(), s["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps[0], ("assume_member_role", "passed"), "{row}");
+    assert_eq!(steps.len(), 9, "{row}");
+    assert!(steps.iter().all(|(_, r)| *r == "passed"), "{row}");
+    for s in row["scopes"].as_array().unwrap() {
+        assert_eq!(s["actions"][0]["status"], "done", "{s}");
+        assert!(s["propagation_ms"].as_u64().is_some(), "{s}");
+    }
+    assert!(row["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["call"] == "sts:AssumeRole" && c["by"] == "member role"));
+    assert!(
+        members::role_policy(&ready, &drill_role, "AWSRevokeOlderSessions")
+            .await
+            .is_some(),
+        "the deny stays on the member account's canary"
+    );
+
+    // The unreachable member: one failed step, the command that shows why, nothing written.
+    let row = &rows[2];
+    assert_eq!(row["steps"].as_array().unwrap().len(), 1, "{row}");
+    let step = &row["steps"][0];
+    assert_eq!(step["step"], "assume_member_role");
+    assert_eq!(step["result"], "failed");
+    assert!(
+        step["detail"].as_str().unwrap().contains("AccessDenied"),
+        "{step}"
+    );
+    let command = step["command"].as_str().unwrap();
+    assert!(
+        command.starts_with(&format!(
+            "aws sts assume-role --role-arn arn:aws:iam::{UNREACHABLE_MEMBER}:role/{member} --role-session-name drill-check --external-id \"$MEMBER_ROLE_EXTERNAL_ID\""
+        )),
+        "{command}"
+    );
+    assert!(
+        !command.contains(&external_id),
+        "the external id is never printed"
+    );
+    for policy in ["AWSRevokeOlderSessions", "SessionRevokerDenyStolenSessions"] {
+        assert!(members::role_policy(&unreachable, &drill_role, policy)
+            .await
+            .is_none());
+    }
+
+    // Per-account metrics beside DrillPassed (which the alarms read).
+    let logs = lambda.logs();
+    assert!(logs.contains("\"DrillPassed\":0"), "{logs}");
+    let per_account: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("DrillAccountReady").is_some())
+        .collect();
+    let ready_by_account: Vec<(String, u64)> = per_account
+        .iter()
+        .map(|v| {
+            (
+                v["Account"].as_str().unwrap().to_string(),
+                v["DrillAccountReady"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ready_by_account,
+        [
+            (ACCOUNT.to_string(), 1),
+            (READY_MEMBER.to_string(), 1),
+            (UNREACHABLE_MEMBER.to_string(), 0)
+        ]
+    );
 }

@@ -63,6 +63,7 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
     ),
     ("MAX_FINDING_AGE_HOURS", None),
     ("DRILL_ROLE_ARN", None),
+    ("DRILL_ROLE_NAME", Some("DrillRoleName")),
     ("DRILL_MAX_WAIT_SECONDS", None),
     ("LOG_FORMAT", None),
     ("RUST_LOG", Some("LogLevel")),
@@ -448,8 +449,16 @@ fn member() -> Template {
     Template::load("member-role.yaml")
 }
 
+/// The member role (member-role.yaml also holds the fire drill's canary, DrillRole).
 fn member_role_id(t: &Template) -> String {
-    t.single("AWS::IAM::Role").0.to_string()
+    let id = "MemberRole";
+    assert_eq!(
+        type_of(t.resource(id)),
+        Some("AWS::IAM::Role"),
+        "{}: {id}",
+        t.name
+    );
+    id.to_string()
 }
 
 // ------------------------------------------------------------------------------------------
@@ -908,6 +917,8 @@ fn function_environment_sets_every_variable() {
         "MIN_SEVERITY",
         "CHAIN_DEPTH",
         "VERIFY_FINDINGS",
+        // The canary member-role.yaml creates by default; unset, members are reported not ready.
+        "DRILL_ROLE_NAME",
     ];
     for (variable, default) in session_revoker::config::VARIABLES {
         let parameter = FUNCTION_VARIABLES

@@ -96,6 +96,8 @@ pub struct Config {
     /// `DRILL_ROLE_ARN`: the canary role a fire drill contains (`core/src/drill.rs`); unset, a
     /// drill request is refused.
     pub drill_role_arn: Option<String>,
+    /// `DRILL_ROLE_NAME`: the canary `member-role.yaml` creates in each member account.
+    pub drill_role_name: Option<String>,
     /// `DRILL_MAX_WAIT_SECONDS`: how long a drill waits for IAM to refuse its session.
     pub drill_max_wait_seconds: u64,
 }
@@ -145,6 +147,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("TRAIL_REGIONS", ""),
     ("PERSISTENCE_LOOKBACK", "7"),
     ("DRILL_ROLE_ARN", ""),
+    ("DRILL_ROLE_NAME", ""),
     ("DRILL_MAX_WAIT_SECONDS", "300"),
 ];
 
@@ -383,6 +386,12 @@ impl Config {
             }
             other => other.map(str::to_string),
         };
+        let drill_role_name = match get("DRILL_ROLE_NAME") {
+            Some(n) if !crate::names::is_valid_role_name(n) => {
+                return Err(invalid("DRILL_ROLE_NAME", n, "expected an IAM role name"))
+            }
+            other => other.map(str::to_string),
+        };
         let drill_max_wait_seconds = number::<u64>(
             get("DRILL_MAX_WAIT_SECONDS"),
             "DRILL_MAX_WAIT_SECONDS",
@@ -418,6 +427,7 @@ impl Config {
             trail_regions,
             persistence_lookback_days,
             drill_role_arn,
+            drill_role_name,
             drill_max_wait_seconds,
         })
     }

@@ -23,6 +23,25 @@ pub const TAG_VALUE: &str = "true";
 /// `DRILL_MAX_WAIT_SECONDS`' default: how long a drill waits for IAM to refuse the session.
 pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 300;
 
+/// How long a drill's session lasts (STS's shortest): IAM's issue time of its token is its
+/// expiration less this.
+pub const SESSION_SECONDS: i64 = 900;
+
+/// Why a deny with `cutoff` cannot refuse a drill session expiring at `expiration` (both by
+/// IAM's clock): its token was issued at or after the cutoff (IAM compares whole seconds), so
+/// the function's clock, which set the cutoff, is behind IAM's. `None`: the deny covers it.
+pub fn issued_after_cutoff(cutoff: OffsetDateTime, expiration: OffsetDateTime) -> Option<String> {
+    let issued = expiration - time::Duration::seconds(SESSION_SECONDS);
+    let issued = issued.replace_nanosecond(0).unwrap_or(issued);
+    (issued >= cutoff).then(|| {
+        format!(
+            "its token was issued at {} by IAM's clock (its expiration less the {SESSION_SECONDS} s asked), not before the cutoff {} the function wrote: the function's clock is behind IAM's by more than CUTOFF_MARGIN_SECONDS, and a deny on older tokens cannot cover it",
+            crate::names::format_utc(issued),
+            crate::names::format_utc(cutoff)
+        )
+    })
+}
+
 /// `{"action": "drill", "dry_run": false, "reason": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +131,8 @@ pub fn incident(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepName {
+    /// A member account (organization mode): the member role assumed with the external id.
+    AssumeMemberRole,
     /// `DRILL_ROLE_ARN` set, in this account, the canary exists and is tagged.
     CheckCanary,
     /// The drill's sessions assumed and shown to work.
@@ -146,6 +167,9 @@ pub struct DrillStep {
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
+    /// For a failed step: the command that shows why (`org::command`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     pub at_ms: u64,
 }
 
@@ -154,7 +178,7 @@ pub struct DrillStep {
 pub struct DrillCall {
     /// `sts:AssumeRole`, `iam:GetRole`, `iam:ListRoleTags`.
     pub call: String,
-    /// Whose credentials: `function` or the drill session's name.
+    /// Whose credentials: `function`, `member role` (organization mode) or the drill session's name.
     pub by: String,
     /// `works`, `refused (<code>)`, or the error code.
     pub result: String,
@@ -185,6 +209,9 @@ pub struct ScopeResult {
 pub struct DrillAccount {
     pub account: String,
     pub role_arn: String,
+    /// The member role the drill went through (organization mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via_role: Option<String>,
     /// Every step passed.
     pub ready: bool,
     pub steps: Vec<DrillStep>,
@@ -197,6 +224,7 @@ impl DrillAccount {
         Self {
             account: account.to_string(),
             role_arn: role_arn.to_string(),
+            via_role: None,
             ready: false,
             steps: Vec::new(),
             scopes: Vec::new(),
@@ -216,6 +244,7 @@ impl DrillAccount {
             result,
             detail: detail.into(),
             error: None,
+            command: None,
             at_ms,
         });
     }
@@ -244,6 +273,9 @@ pub struct DrillReport {
     pub warning: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What the drill could not cover (`org::coverage_note`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl DrillReport {
@@ -256,6 +288,7 @@ impl DrillReport {
             propagation_ms: None,
             warning: None,
             reason: None,
+            note: None,
         }
     }
 
@@ -308,7 +341,7 @@ impl DrillReport {
                     .unwrap_or_default(),
                 s.detail,
                 a.account
-            );
+            ) + &self.accounts_ready();
         }
         if self.accounts.is_empty() {
             return format!("{}: no account was drilled", outcome.headline());
@@ -331,6 +364,15 @@ impl DrillReport {
 }
 
 impl DrillReport {
+    /// `; 1 of 3 accounts ready` when the drill went into more than one account.
+    fn accounts_ready(&self) -> String {
+        if self.accounts.len() < 2 {
+            return String::new();
+        }
+        let ready = self.accounts.iter().filter(|a| a.ready).count();
+        format!("; {ready} of {} accounts ready", self.accounts.len())
+    }
+
     /// The drill for people (the report's text form, e-mail): each account's steps, the
     /// figures, and the margin warning.
     pub fn to_text(&self) -> String {
@@ -353,6 +395,9 @@ impl DrillReport {
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default();
                 out.push_str(&format!("  {step:<20} {result:<8} {}\n", s.detail));
+                if let Some(c) = &s.command {
+                    out.push_str(&format!("  {:<29} shows why: {c}\n", ""));
+                }
             }
             for s in &a.scopes {
                 if let Some(ms) = s.propagation_ms {
@@ -373,6 +418,9 @@ impl DrillReport {
         ));
         if let Some(w) = &self.warning {
             out.push_str(&format!("WARNING: {w}\n"));
+        }
+        if let Some(n) = &self.note {
+            out.push_str(&format!("NOTE: {n}\n"));
         }
         out
     }
@@ -413,6 +461,8 @@ pub fn canary(arn: Option<&str>) -> Result<(String, String), String> {
     })?;
     Ok((account, name))
 }
+
+pub mod org;
 
 #[cfg(test)]
 mod tests;

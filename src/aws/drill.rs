@@ -74,7 +74,7 @@ impl DrillCloud for SdkDrill {
                 .assume_role()
                 .role_arn(role_arn)
                 .role_session_name(session)
-                .duration_seconds(900)
+                .duration_seconds(revoker_core::drill::SESSION_SECONDS as i32)
                 .send()
                 .await
                 .map_err(|e| from_sdk("AssumeRole", e))?;

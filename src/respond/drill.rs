@@ -22,6 +22,7 @@ use revoker_core::drill::{
 use std::time::{Duration, Instant};
 
 mod contain;
+mod org;
 
 /// One call with the drill session per second, as the issue asks.
 const POLL: Duration = Duration::from_secs(1);
@@ -48,6 +49,9 @@ struct Run<'a> {
     cloud: &'a dyn DrillCloud,
     ctx: &'a Ctx,
     role: String,
+    /// Whose credentials the drill uses in this account (the function's role, or the member
+    /// role): named in the command a failed step shows.
+    caller_arn: Option<String>,
     out: DrillAccount,
 }
 
@@ -68,8 +72,17 @@ impl Run<'_> {
         tracing::error!(step = ?step, detail = %detail, "drill step failed");
         self.out
             .step(step, StepResult::Failed, detail, self.ctx.elapsed_ms());
+        let w = drill::org::Where {
+            account: &self.out.account,
+            canary: &self.role,
+            canary_arn: &self.out.role_arn,
+            caller_arn: self.caller_arn.as_deref(),
+            external_id: false,
+        };
+        let command = drill::org::command(step, &w);
         if let Some(last) = self.out.steps.last_mut() {
             last.error = error.map(ErrorReport::from);
+            last.command = Some(command);
         }
         None
     }
@@ -84,32 +97,23 @@ impl Run<'_> {
         });
     }
 
-    async fn check_canary(&mut self) -> Option<()> {
-        let own = self.responder.accounts.identity().await;
-        match own {
-            Ok(id) if id.account == self.out.account => {}
-            Ok(id) => {
-                let detail = format!(
-                    "DRILL_ROLE_ARN names account {}, and the function runs in {}: drills in member accounts (organization mode) are not built yet",
-                    self.out.account, id.account
-                );
-                return self.fail(StepName::CheckCanary, detail, None);
-            }
-            Err(e) => {
-                return self.fail(
-                    StepName::CheckCanary,
-                    "the function's own account could not be determined",
-                    Some(&e),
-                )
-            }
+    /// Whose credentials the drill's own calls use in this account, for the report.
+    fn caller(&self) -> &'static str {
+        if self.out.via_role.is_some() {
+            "member role"
+        } else {
+            "function"
         }
+    }
+
+    async fn check_canary(&mut self) -> Option<()> {
         let tags = self.cloud.list_role_tags(&self.role).await;
         let result = match &tags {
             Ok(Some(_)) => "works".to_string(),
             Ok(None) => "error (NoSuchEntity)".into(),
             Err(e) => format!("error ({})", e.code),
         };
-        self.call("iam:ListRoleTags", "function", result, None);
+        self.call("iam:ListRoleTags", self.caller(), result, None);
         match tags {
             Ok(Some(tags)) => match drill::tag_refusal(&self.role, &tags) {
                 None => {
@@ -123,8 +127,15 @@ impl Run<'_> {
             },
             Ok(None) => {
                 let detail = format!(
-                    "the canary role {} does not exist in account {} (NoSuchEntity): deploy the template's DrillRole or correct DRILL_ROLE_ARN; `aws iam get-role --role-name {}` shows it",
-                    self.role, self.out.account, self.role
+                    "the canary role {} does not exist in account {} (NoSuchEntity): {}; `aws iam get-role --role-name {}` shows it",
+                    self.role,
+                    self.out.account,
+                    if self.out.via_role.is_some() {
+                        "deploy member-role.yaml there with DrillRoleName equal to DRILL_ROLE_NAME"
+                    } else {
+                        "deploy the template's DrillRole or correct DRILL_ROLE_ARN"
+                    },
+                    self.role
                 );
                 self.fail(StepName::CheckCanary, detail, None)
             }
@@ -143,7 +154,7 @@ impl Run<'_> {
         let session = self.cloud.assume(&arn, &name).await;
         self.call(
             "sts:AssumeRole",
-            "function",
+            self.caller(),
             session
                 .as_ref()
                 .map(|_| format!("works ({name})"))
@@ -294,43 +305,11 @@ impl Responder {
             self.config.drill_max_wait_seconds,
         );
         report.reason = request.reason;
-        let arn = self.config.drill_role_arn.clone().unwrap_or_default();
-        match (
-            drill::canary(self.config.drill_role_arn.as_deref()),
-            self.accounts.drill(),
-        ) {
-            (Err(why), _) => {
-                let mut a = DrillAccount::new("-", &arn);
-                a.step(
-                    StepName::CheckCanary,
-                    StepResult::Failed,
-                    why,
-                    ctx.elapsed_ms(),
-                );
-                report.accounts.push(a);
-            }
-            (Ok(_), None) => {
-                let mut a = DrillAccount::new("-", &arn);
-                a.step(
-                    StepName::CheckCanary,
-                    StepResult::Failed,
-                    "drills cannot run with these accounts (no drill capability)",
-                    ctx.elapsed_ms(),
-                );
-                report.accounts.push(a);
-            }
-            (Ok((account, role)), Some(cloud)) => {
-                let mut run = Run {
-                    responder: self,
-                    cloud: cloud.as_ref(),
-                    ctx: &ctx,
-                    role,
-                    out: DrillAccount::new(&account, &arn),
-                };
-                let _ = run.drill().await;
-                report.accounts.push(run.out);
-            }
-        }
+        report.accounts = self.drill_accounts(&ctx).await;
+        report.note = drill::org::coverage_note(
+            self.config.member_role_name.as_deref(),
+            &self.config.allowed_accounts,
+        );
         report.finish();
         if let Some(w) = &report.warning {
             tracing::warn!(warning = %w, "drill: cutoff margin shorter than the measured propagation");

@@ -72,6 +72,43 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
     doc.to_string()
 }
 
+/// A drill's metrics per account (organization mode), one EMF document each with the
+/// dimensions `Service` and `Account`: `DrillAccountReady` (1 or 0) and, when measured, that
+/// account's `DrillPropagationSeconds`. Separate from `DrillPassed` (dimension `Service` only,
+/// which the alarms read), so a dashboard shows which account is not ready. None for a dry run,
+/// for a report that is no drill, and for a drill with no account reached.
+pub fn drill_account_metrics(report: &Report, timestamp_ms: u64) -> Vec<String> {
+    let Some(drill) = report.drill.as_ref().filter(|d| !d.dry_run) else {
+        return Vec::new();
+    };
+    drill
+        .accounts
+        .iter()
+        .filter(|a| crate::names::is_account_id(&a.account))
+        .map(|a| {
+            let mut metrics = vec![json!({"Name": "DrillAccountReady", "Unit": "Count"})];
+            let mut doc = json!({
+                "Service": "session-revoker",
+                "Account": a.account,
+                "DrillAccountReady": u8::from(a.ready),
+            });
+            if let Some(ms) = a.propagation_ms() {
+                metrics.push(json!({"Name": "DrillPropagationSeconds", "Unit": "Seconds"}));
+                doc["DrillPropagationSeconds"] = json!(ms as f64 / 1000.0);
+            }
+            doc["_aws"] = json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Service", "Account"]],
+                    "Metrics": metrics
+                }]
+            });
+            doc.to_string()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +225,29 @@ mod tests {
         // Not a drill: no drill metric.
         let v: Value = serde_json::from_str(&embedded_metrics(&incident_report(), 1)).unwrap();
         assert!(v.get("DrillPassed").is_none());
+    }
+
+    #[test]
+    fn a_drill_reports_each_accounts_readiness_under_its_account_dimension() {
+        let per: Vec<Value> = drill_account_metrics(&drill(false, false), 1)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(per.len(), 1);
+        assert_eq!(per[0]["DrillAccountReady"], 0);
+        assert_eq!(per[0]["Account"], "123456789012");
+        assert_eq!(
+            per[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Service", "Account"]])
+        );
+        let per: Vec<Value> = drill_account_metrics(&drill(true, false), 1)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(per[0]["DrillAccountReady"], 1);
+        assert_eq!(per[0]["DrillPropagationSeconds"], 2.25);
+        assert!(drill_account_metrics(&drill(true, true), 1).is_empty());
+        assert!(drill_account_metrics(&incident_report(), 1).is_empty());
     }
 
     fn incident_report() -> Report {

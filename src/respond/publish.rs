@@ -53,6 +53,9 @@ impl Responder {
         // Embedded metrics go to stdout as their own line (Lambda's log pipeline reads them).
         let now_ms = (self.clock.now().unix_timestamp_nanos() / 1_000_000).max(0) as u64;
         println!("{}", metrics::embedded_metrics(&report, now_ms));
+        for line in metrics::drill_account_metrics(&report, now_ms) {
+            println!("{line}");
+        }
         if let Some(Err(e)) = publish_result {
             tracing::error!(code = %e.code, message = %e.message, "report not published");
             return (report, Err(HandlerError::Publish(e)));

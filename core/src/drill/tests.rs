@@ -228,3 +228,117 @@ fn the_text_report_lists_the_steps_and_the_margin() {
     );
     assert!(!text.contains("no findings"), "{text}");
 }
+
+#[test]
+fn organization_mode_drills_each_allowed_member_once_and_never_the_own_account_twice() {
+    let own = "111111111111";
+    let allowed: Vec<String> = ["222222222222", own, "333333333333", "222222222222"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        org::member_accounts(own, &allowed),
+        ["222222222222", "333333333333"]
+    );
+    assert!(org::member_accounts(own, &[]).is_empty());
+    assert!(org::member_refusal(Some("m"), Some("c")).is_none());
+    assert!(org::member_refusal(None, Some("c"))
+        .unwrap()
+        .contains("MEMBER_ROLE_NAME is not set"));
+    assert!(org::member_refusal(Some("m"), None)
+        .unwrap()
+        .contains("DRILL_ROLE_NAME is not set"));
+    // The canary's ARN keeps the member role's partition and account, never its path.
+    assert_eq!(
+        org::member_canary_arn("arn:aws-cn:iam::222222222222:role/ops/member", "canary").as_deref(),
+        Some("arn:aws-cn:iam::222222222222:role/canary")
+    );
+    assert_eq!(org::member_canary_arn("not-an-arn", "canary"), None);
+}
+
+#[test]
+fn a_failed_member_account_is_one_row_with_the_command_and_the_others_stay_ready() {
+    let member_role = "arn:aws:iam::222222222222:role/session-revoker-member";
+    let w = org::Where {
+        account: "222222222222",
+        canary: "session-revoker-drill",
+        canary_arn: "-",
+        caller_arn: Some(member_role),
+        external_id: true,
+    };
+    let cmd = org::command(StepName::AssumeMemberRole, &w);
+    assert!(
+        cmd.starts_with(&format!(
+            "aws sts assume-role --role-arn {member_role} --role-session-name drill-check --external-id \"$MEMBER_ROLE_EXTERNAL_ID\""
+        )),
+        "{cmd}"
+    );
+    let no_id = org::command(
+        StepName::AssumeMemberRole,
+        &org::Where {
+            external_id: false,
+            ..w.clone()
+        },
+    );
+    assert!(!no_id.contains("external-id"), "{no_id}");
+    assert!(
+        org::command(StepName::RoleRefused, &w).contains("--policy-name AWSRevokeOlderSessions")
+    );
+    assert!(org::command(StepName::SessionRefused, &w)
+        .contains("--policy-name SessionRevokerDenyStolenSessions"));
+    assert!(org::command(StepName::ContainRole, &w).contains(&format!(
+        "simulate-principal-policy --policy-source-arn {member_role}"
+    )));
+
+    let mut d = DrillReport::new(false, 30, 300);
+    d.accounts.push(passed_account(&[10, 20]));
+    let mut failed = DrillAccount::new("222222222222", "-");
+    failed.step(
+        StepName::AssumeMemberRole,
+        StepResult::Failed,
+        "AccessDenied",
+        3,
+    );
+    failed.steps[0].command = Some(cmd.clone());
+    d.accounts.push(failed);
+    d.finish();
+    assert!(d.accounts[0].ready);
+    assert!(!d.accounts[1].ready);
+    assert_eq!(d.outcome(), Outcome::DrillFailed);
+    assert_eq!(
+        d.headline(),
+        "DRILL FAILED at step assume_member_role: AccessDenied (account 222222222222); 1 of 2 accounts ready"
+    );
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!(v["accounts"][1]["steps"][0]["command"], json!(cmd));
+    assert!(v["accounts"][0]["steps"][0].get("command").is_none());
+    assert!(d.to_text().contains(&format!("shows why: {cmd}")));
+}
+
+#[test]
+fn a_session_issued_at_or_after_the_cutoff_is_named_as_not_covered() {
+    let cutoff = time::macros::datetime!(2026-12-06 03:00:00 UTC);
+    let expiring = |issued: OffsetDateTime| issued + time::Duration::seconds(SESSION_SECONDS);
+    // Issued a second before the cutoff: covered.
+    assert_eq!(
+        issued_after_cutoff(cutoff, expiring(cutoff - time::Duration::seconds(1))),
+        None
+    );
+    // Issued in the cutoff's second (whole seconds compared) or later: not covered.
+    let why = issued_after_cutoff(cutoff, expiring(cutoff + time::Duration::milliseconds(400)))
+        .expect("the cutoff's own second is not older than the cutoff");
+    assert!(why.contains("2026-12-06T03:00:00Z"), "{why}");
+    assert!(why.contains("clock is behind IAM's"), "{why}");
+    assert!(issued_after_cutoff(cutoff, expiring(cutoff + time::Duration::minutes(10))).is_some());
+}
+
+#[test]
+fn a_drill_says_when_it_cannot_reach_the_accounts_the_function_would_act_in() {
+    let note = org::coverage_note(Some("member"), &[]).unwrap();
+    assert!(note.contains("ALLOWED_ACCOUNTS is empty"), "{note}");
+    assert_eq!(org::coverage_note(None, &[]), None, "single account");
+    assert_eq!(
+        org::coverage_note(Some("member"), &["222222222222".to_string()]),
+        None
+    );
+}

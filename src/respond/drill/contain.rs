@@ -112,6 +112,7 @@ impl Run<'_> {
                 result: StepResult::Skipped,
                 detail: "dry run: nothing was written".into(),
                 error: None,
+                command: None,
                 at_ms: self.ctx.elapsed_ms(),
             });
             self.out.scopes.push(result);
@@ -153,19 +154,31 @@ impl Run<'_> {
             Some(ms) => {
                 self.pass(
                     refused_step,
-                    format!("IAM refused session {} {ms} ms after the write", session.name),
+                    format!(
+                        "IAM refused session {} {ms} ms after the write",
+                        session.name
+                    ),
                 );
                 Some(cutoff)
             }
-            None => self.fail(
-                refused_step,
-                format!(
-                    "session {} still worked {} s after the deny was written (DRILL_MAX_WAIT_SECONDS, or the invocation's time): the deny did not take",
-                    session.name,
-                    written.elapsed().as_secs()
-                ),
-                None,
-            ),
+            None => {
+                // Why, when the drill can tell: a token newer than the cutoff is not a slow
+                // IAM but a deny that can never cover the session.
+                let why = cutoff
+                    .and_then(|c| drill::issued_after_cutoff(c, session.credentials.expiration))
+                    .unwrap_or_else(|| {
+                        "IAM did not apply the deny within DRILL_MAX_WAIT_SECONDS (or the invocation's time)".into()
+                    });
+                self.fail(
+                    refused_step,
+                    format!(
+                        "session {} still worked {} s after the deny was written: the deny did not take; {why}",
+                        session.name,
+                        written.elapsed().as_secs()
+                    ),
+                    None,
+                )
+            }
         }
     }
 }
