@@ -357,7 +357,7 @@ async fn organization_mode_reports_one_row_per_account_and_an_unreachable_member
     .await;
     members::canary(&unreachable, UNREACHABLE_MEMBER, &drill_role).await;
 
-    let allowed = format!("{READY_MEMBER},{UNREACHABLE_MEMBER}");
+    let allowed = format!("{ACCOUNT},{READY_MEMBER},{UNREACHABLE_MEMBER}");
     let lambda = Lambda::start(
         "fire-drill-org",
         1,
@@ -368,6 +368,9 @@ async fn organization_mode_reports_one_row_per_account_and_an_unreachable_member
             ("MEMBER_ROLE_EXTERNAL_ID", &external_id),
             ("ALLOWED_ACCOUNTS", &allowed),
             ("DRILL_MAX_WAIT_SECONDS", "20"),
+            // A deployment that revokes role-wide still drills both shapes (the session step
+            // writes the session-scoped deny, and the other session keeps working).
+            ("REVOKE_SCOPE", "role"),
         ],
     );
     let message = error_message(&drill(&lambda));

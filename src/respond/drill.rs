@@ -305,11 +305,7 @@ impl Responder {
             self.config.drill_max_wait_seconds,
         );
         report.reason = request.reason;
-        report.accounts = self.drill_accounts(&ctx).await;
-        report.note = drill::org::coverage_note(
-            self.config.member_role_name.as_deref(),
-            &self.config.allowed_accounts,
-        );
+        (report.accounts, report.note) = self.drill_accounts(&ctx).await;
         report.finish();
         if let Some(w) = &report.warning {
             tracing::warn!(warning = %w, "drill: cutoff margin shorter than the measured propagation");

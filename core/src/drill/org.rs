@@ -38,13 +38,34 @@ pub fn member_refusal(
     }
 }
 
-/// What a drill cannot cover with this configuration: with `MEMBER_ROLE_NAME` set and
-/// `ALLOWED_ACCOUNTS` empty the function acts in any account a finding names, and the drill
-/// cannot list those (it does not call `organizations:ListAccounts`).
-pub fn coverage_note(member_role_name: Option<&str>, allowed: &[String]) -> Option<String> {
-    (member_role_name.is_some() && allowed.is_empty()).then(|| {
-        "ALLOWED_ACCOUNTS is empty: the function acts in any member account a finding names, and the drill went only into its own; list the member accounts in ALLOWED_ACCOUNTS (AllowedAccounts) to drill them too".to_string()
-    })
+/// Whether the function's own account is left out by `ALLOWED_ACCOUNTS` (a list without it):
+/// the function acts on no finding there, so its canary there is not drilled.
+pub fn own_excluded(own: &str, allowed: &[String]) -> bool {
+    !allowed.is_empty() && !allowed.iter().any(|a| a == own)
+}
+
+/// What a drill does not cover with this configuration (`None`: every account the function
+/// would act in): its own account when `ALLOWED_ACCOUNTS` leaves it out, and with
+/// `MEMBER_ROLE_NAME` set and `ALLOWED_ACCOUNTS` empty, the member accounts (the function acts in
+/// any a finding names, and the drill cannot list them: it does not call
+/// `organizations:ListAccounts`).
+pub fn coverage_note(
+    own: Option<&str>,
+    member_role_name: Option<&str>,
+    allowed: &[String],
+) -> Option<String> {
+    let mut notes = Vec::new();
+    if let Some(own) = own.filter(|o| own_excluded(o, allowed)) {
+        notes.push(format!(
+            "the function's own account {own} is not in ALLOWED_ACCOUNTS: it acts on no finding there, and its canary was not drilled"
+        ));
+    }
+    if member_role_name.is_some() && allowed.is_empty() {
+        notes.push(
+            "ALLOWED_ACCOUNTS is empty: the function acts in any member account a finding names, and the drill went only into its own; list the member accounts in ALLOWED_ACCOUNTS (AllowedAccounts) to drill them too".to_string(),
+        );
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 /// The canary's ARN in a member account: the member role's ARN (its partition and account)

@@ -334,11 +334,19 @@ fn a_session_issued_at_or_after_the_cutoff_is_named_as_not_covered() {
 
 #[test]
 fn a_drill_says_when_it_cannot_reach_the_accounts_the_function_would_act_in() {
-    let note = org::coverage_note(Some("member"), &[]).unwrap();
+    let own = Some("111111111111");
+    let member = ["222222222222".to_string()];
+    let note = org::coverage_note(own, Some("member"), &[]).unwrap();
     assert!(note.contains("ALLOWED_ACCOUNTS is empty"), "{note}");
-    assert_eq!(org::coverage_note(None, &[]), None, "single account");
-    assert_eq!(
-        org::coverage_note(Some("member"), &["222222222222".to_string()]),
-        None
+    assert_eq!(org::coverage_note(own, None, &[]), None, "single account");
+    // The own account left out of ALLOWED_ACCOUNTS: not drilled, and said.
+    assert!(org::own_excluded("111111111111", &member));
+    assert!(!org::own_excluded("111111111111", &[]));
+    let note = org::coverage_note(own, Some("member"), &member).unwrap();
+    assert!(
+        note.contains("own account 111111111111 is not in ALLOWED_ACCOUNTS"),
+        "{note}"
     );
+    let both = ["111111111111".to_string(), "222222222222".to_string()];
+    assert_eq!(org::coverage_note(own, Some("member"), &both), None);
 }

@@ -36,10 +36,14 @@ impl Run<'_> {
             session_scope,
             self.ctx.dry_run,
         );
+        // Each shape the function can write, whatever REVOKE_SCOPE says: with REVOKE_SCOPE=role
+        // the session step would otherwise write role-wide and cut the other session too.
         let mut config = r.config.clone();
-        if !session_scope {
-            config.revoke_scope = RevokeScope::Role;
-        }
+        config.revoke_scope = if session_scope {
+            RevokeScope::Session
+        } else {
+            RevokeScope::Role
+        };
         let target = match plan::triage_at(&incident, &config, r.clock.now()) {
             Triage::Role(t) => t,
             Triage::Done(a) => {

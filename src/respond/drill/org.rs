@@ -46,11 +46,21 @@ fn failed_row(
 }
 
 impl Responder {
-    /// Drills every account the function would act in; one row per account.
-    pub(super) async fn drill_accounts(&self, ctx: &Ctx) -> Vec<DrillAccount> {
+    /// Drills every account the function would act in; one row per account, and what the
+    /// drill did not cover (`org::coverage_note`).
+    pub(super) async fn drill_accounts(&self, ctx: &Ctx) -> (Vec<DrillAccount>, Option<String>) {
         let mut targets = Vec::new();
         let own = self.accounts.identity().await;
-        targets.push(self.own_target(&own, ctx));
+        let allowed = &self.config.allowed_accounts;
+        // Its own account left out of ALLOWED_ACCOUNTS, the function acts on no finding there.
+        if !matches!(&own, Ok(id) if org::own_excluded(&id.account, allowed)) {
+            targets.push(self.own_target(&own, ctx));
+        }
+        let note = org::coverage_note(
+            own.as_ref().ok().map(|id| id.account.as_str()),
+            self.config.member_role_name.as_deref(),
+            allowed,
+        );
         // Without its own account the function cannot tell which accounts are members: the
         // own row says so.
         if let Ok(id) = &own {
@@ -58,11 +68,12 @@ impl Responder {
                 targets.push(self.member_target(&account, ctx).await);
             }
         }
-        futures::stream::iter(targets)
+        let rows = futures::stream::iter(targets)
             .map(|t| self.drill_target(t, ctx))
             .buffered(AT_ONCE)
             .collect()
-            .await
+            .await;
+        (rows, note)
     }
 
     fn own_target(
