@@ -119,7 +119,12 @@ impl Run<'_> {
                 None => {
                     self.pass(
                         StepName::CheckCanary,
-                        format!("role {} is tagged {}={}", self.role, drill::TAG_KEY, drill::TAG_VALUE),
+                        format!(
+                            "role {} is tagged {}={}",
+                            self.role,
+                            drill::TAG_KEY,
+                            drill::TAG_VALUE
+                        ),
                     );
                     Some(())
                 }
@@ -139,11 +144,18 @@ impl Run<'_> {
                 );
                 self.fail(StepName::CheckCanary, detail, None)
             }
-            Err(e) => self.fail(
-                StepName::CheckCanary,
-                format!("the canary's tags could not be read: {e}; the function needs iam:ListRoleTags on it"),
-                Some(&e),
-            ),
+            Err(e) => {
+                let who = if self.out.via_role.is_some() {
+                    "the member role needs iam:ListRoleTags on it (member-role.yaml's DrillTheCanary, DrillRoleName)"
+                } else {
+                    "the function needs iam:ListRoleTags on it"
+                };
+                self.fail(
+                    StepName::CheckCanary,
+                    format!("the canary's tags could not be read: {e}; {who}"),
+                    Some(&e),
+                )
+            }
         }
     }
 
