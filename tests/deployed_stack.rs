@@ -33,9 +33,11 @@
 mod drills {
     pub mod fakecloud;
     pub mod judge;
+    pub mod members;
     pub mod runtime;
 }
 mod deployed {
+    pub mod drill;
     pub mod other_paths;
     pub mod stack;
 }

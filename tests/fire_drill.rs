@@ -16,6 +16,8 @@
 // Shared with tests/drills.rs, which uses more of them.
 #[allow(dead_code)]
 mod drills {
+    /// The drill when the deny does not take (the function's clock behind IAM's).
+    pub mod deny_not_taken;
     pub mod fakecloud;
     pub mod members;
     pub mod runtime;

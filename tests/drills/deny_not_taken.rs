@@ -6,20 +6,14 @@
 //! `DRILL_MAX_WAIT_SECONDS`.
 //!
 //! ```text
-//! tools/with-fakecloud.sh cargo test --test fire_drill_deny
+//! tools/with-fakecloud.sh cargo test --test fire_drill deny_not_taken
 //! ```
 //!
 //! The responder runs in this process (the built binary has no way to move its clock), built
 //! as `main` builds it (`lambda::responder_from_sdk`) against fakecloud, with its clock set
 //! back.
 
-#[allow(dead_code)]
-mod drills {
-    pub mod fakecloud;
-    pub mod members;
-}
-
-use drills::fakecloud::{nonce, Cloud, Creds, ACCOUNT};
+use crate::drills::fakecloud::{nonce, Cloud, Creds, ACCOUNT};
 use serde_json::json;
 
 /// The function's clock, behind the emulator's (which reads this machine's clock) by `.0`.
@@ -40,7 +34,7 @@ impl session_revoker::clock::Clock for Behind {
 async fn a_drill_fails_at_the_refusal_when_the_deny_does_not_cover_the_session() {
     let cloud = Cloud::connect().await;
     let name = format!("fd7-{}-canary", nonce());
-    let arn = drills::members::canary(&cloud.iam, ACCOUNT, &name).await;
+    let arn = crate::drills::members::canary(&cloud.iam, ACCOUNT, &name).await;
     let responder_arn = format!("arn:aws:iam::{ACCOUNT}:role/session-revoker");
     let vars: std::collections::HashMap<String, String> = [
         ("DRILL_ROLE_ARN", arn.as_str()),

@@ -18,26 +18,14 @@
 //! Needs `FAKECLOUD_ENDPOINT`.
 //!
 //! ```text
-//! tools/with-fakecloud.sh cargo test --test deployed_drill
+//! tools/with-fakecloud.sh cargo test --test deployed_stack deployed::drill::
 //! ```
 
-#[allow(dead_code)]
-mod drills {
-    pub mod fakecloud;
-    pub mod judge;
-    pub mod members;
-    pub mod runtime;
-}
-#[allow(dead_code)]
-mod deployed {
-    pub mod stack;
-}
-
-use deployed::stack;
-use drills::fakecloud::{self, Cloud, ACCOUNT};
-use drills::judge::judge;
-use drills::members;
-use drills::runtime::{Invocation, Lambda};
+use crate::deployed::stack;
+use crate::drills::fakecloud::{self, Cloud, ACCOUNT};
+use crate::drills::judge::judge;
+use crate::drills::members;
+use crate::drills::runtime::{Invocation, Lambda};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
