@@ -43,7 +43,8 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     "guardduty:GetFindings",
     "guardduty:ListDetectors",
     // The fire drill (src/respond/drill.rs): the canary's tag, checked before it is touched
-    // (sts:AssumeRole on the canary is listed above).
+    // (sts:AssumeRole on the canary is listed above); and on every finding about a role, its
+    // approval tag (src/respond/approval.rs, `session-revoker:approval`).
     "iam:ListRoleTags",
 ];
 
@@ -70,6 +71,8 @@ pub const MEMBER_ACTIONS: &[&str] = &[
     "cloudtrail:LookupEvents",
     // VERIFY_FINDINGS: the member's copy of its finding, by the detector its ARN names.
     "guardduty:GetFindings",
+    // The role's approval tag (src/respond/approval.rs, `session-revoker:approval`).
+    "iam:ListRoleTags",
 ];
 
 /// Granted to the function role for the Lambda service, not for calls the code makes: writing

@@ -339,10 +339,17 @@ async fn throttling_that_outlasts_the_retries_fails_the_invocation_with_attempts
         .http_status(400, iam_error(400, "Throttling", "Rate exceeded"))
         .repeatedly()
         .build();
+    // The role's approval tag (read on every finding about a role): none.
+    let no_tags = mock!(aws_sdk_iam::Client::list_role_tags).then_output(|| {
+        aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput::builder()
+            .set_tags(Some(Vec::new()))
+            .build()
+            .unwrap()
+    });
     let client = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
-        [&get_role, &no_policy, &throttled],
+        [&get_role, &no_policy, &no_tags, &throttled],
         |c| c.retry_config(retry_config())
     );
     let ec2: session_revoker::accounts::Ec2Factory =
@@ -397,7 +404,12 @@ async fn role_tag_reads_list_role_tags_and_maps_a_missing_role_to_none() {
         });
     let untagged = mock!(aws_sdk_iam::Client::list_role_tags)
         .match_requests(|r| r.role_name() == Some("batch"))
-        .then_output(|| ListRoleTagsOutput::builder().build().unwrap());
+        .then_output(|| {
+            ListRoleTagsOutput::builder()
+                .set_tags(Some(Vec::new()))
+                .build()
+                .unwrap()
+        });
     let missing = mock!(aws_sdk_iam::Client::list_role_tags)
         .match_requests(|r| r.role_name() == Some("ghost"))
         .then_http_response(|| {

@@ -152,7 +152,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("DRILL_ROLE_ARN", ""),
     ("DRILL_MAX_WAIT_SECONDS", "300"),
     ("APPROVAL_REQUIRED", "never"),
-    ("APPROVAL_TTL", "24h"),
+    ("APPROVAL_TTL", "24"),
 ];
 
 impl Config {
