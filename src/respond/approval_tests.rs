@@ -409,3 +409,21 @@ async fn a_deny_that_already_covers_the_finding_leaves_nothing_to_approve() {
         Some(by_hand.as_str())
     );
 }
+
+#[tokio::test]
+async fn a_security_hub_custom_action_is_a_persons_decision_and_does_not_wait() {
+    let (a, _c, r) = setup(&[("APPROVAL_REQUIRED", "always")]);
+    a.add_role("web-app", "/");
+    let custom: Value = serde_json::from_str(include_str!(
+        "../../events/securityhub-custom-action-event.json"
+    ))
+    .unwrap();
+    let report = r.respond(&custom, Budget::UNLIMITED).await.unwrap();
+    assert!(
+        report.incidents.iter().all(|i| i.approval.is_none()),
+        "{}",
+        report.to_text()
+    );
+    assert!(a.role_policy("web-app", ROLE_POLICY_NAME).is_some());
+    assert_eq!(a.faults.calls("ListRoleTags"), 0);
+}

@@ -265,9 +265,10 @@ impl Responder {
         item: usize,
         pending: &settle::Pending,
     ) -> Vec<ActionOutcome> {
-        // Approval (issue 25) is for what a finding would cut: a person's own revoke is that
-        // person's decision already.
-        let approval = incident.origin != crate::model::Origin::Manual;
+        // Approval (issue 25) is for what a finding would cut: a person's own revoke, or a
+        // Security Hub custom action a person chose, is that person's decision already.
+        let approval =
+            incident.origin != crate::model::Origin::Manual && incident.requested_via.is_none();
         self.respond_to_role(
             &self.config,
             approval,
