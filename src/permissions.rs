@@ -43,7 +43,8 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     "guardduty:GetFindings",
     "guardduty:ListDetectors",
     // The fire drill (src/respond/drill.rs): the canary's tag, checked before it is touched
-    // (sts:AssumeRole on the canary is listed above).
+    // (sts:AssumeRole on the canary is listed above); and on every finding about a role, its
+    // approval tag (src/respond/approval.rs, `session-revoker:approval`).
     "iam:ListRoleTags",
 ];
 
@@ -71,7 +72,8 @@ pub const MEMBER_ACTIONS: &[&str] = &[
     // VERIFY_FINDINGS: the member's copy of its finding, by the detector its ARN names.
     "guardduty:GetFindings",
     // The fire drill in organization mode (src/respond/drill/org.rs): the canary's tag, and
-    // the canary's sessions (member-role.yaml's DrillRole only).
+    // the canary's sessions (member-role.yaml's DrillRole only); the role's approval tag
+    // (src/respond/approval.rs, `session-revoker:approval`).
     "iam:ListRoleTags",
     "sts:AssumeRole",
 ];

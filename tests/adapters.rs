@@ -9,7 +9,7 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use session_revoker::aws::ec2::Ec2Client;
 use session_revoker::aws::iam::IamClient;
 use session_revoker::aws::sns::SnsClient;
-use session_revoker::aws::{AccessKeys, Ec2, Notifier, Publication, RolePolicies, Roles};
+use session_revoker::aws::{AccessKeys, Ec2, Notifier, Publication, RolePolicies, RoleTags, Roles};
 use session_revoker::lambda::{retry_config, MAX_ATTEMPTS};
 
 fn iam_error(status: u16, code: &str, message: &str) -> Option<String> {
@@ -339,10 +339,17 @@ async fn throttling_that_outlasts_the_retries_fails_the_invocation_with_attempts
         .http_status(400, iam_error(400, "Throttling", "Rate exceeded"))
         .repeatedly()
         .build();
+    // The role's approval tag (read on every finding about a role): none.
+    let no_tags = mock!(aws_sdk_iam::Client::list_role_tags).then_output(|| {
+        aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput::builder()
+            .set_tags(Some(Vec::new()))
+            .build()
+            .unwrap()
+    });
     let client = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
-        [&get_role, &no_policy, &throttled],
+        [&get_role, &no_policy, &no_tags, &throttled],
         |c| c.retry_config(retry_config())
     );
     let ec2: session_revoker::accounts::Ec2Factory =
@@ -378,4 +385,76 @@ async fn throttling_that_outlasts_the_retries_fails_the_invocation_with_attempts
         "{msg}"
     );
     assert_eq!(throttled.num_calls(), MAX_ATTEMPTS as usize);
+}
+
+#[tokio::test]
+async fn role_tag_reads_list_role_tags_and_maps_a_missing_role_to_none() {
+    use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
+    use aws_sdk_iam::types::Tag;
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
+    let tagged = mock!(aws_sdk_iam::Client::list_role_tags)
+        .match_requests(|r| r.role_name() == Some("web-app") && r.max_items() == Some(100))
+        .then_output(move || {
+            ListRoleTagsOutput::builder()
+                .tags(tag("team", "payments"))
+                // IAM keeps one key per role whatever its case: a person's spelling counts.
+                .tags(tag("Session-Revoker:Approval", "required"))
+                .build()
+                .unwrap()
+        });
+    let untagged = mock!(aws_sdk_iam::Client::list_role_tags)
+        .match_requests(|r| r.role_name() == Some("batch"))
+        .then_output(|| {
+            ListRoleTagsOutput::builder()
+                .set_tags(Some(Vec::new()))
+                .build()
+                .unwrap()
+        });
+    let missing = mock!(aws_sdk_iam::Client::list_role_tags)
+        .match_requests(|r| r.role_name() == Some("ghost"))
+        .then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                404.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    iam_error(
+                        404,
+                        "NoSuchEntity",
+                        "The role with name ghost cannot be found.",
+                    )
+                    .unwrap(),
+                ),
+            )
+        });
+    let denied = mock!(aws_sdk_iam::Client::list_role_tags)
+        .match_requests(|r| r.role_name() == Some("locked"))
+        .then_http_response(|| {
+            aws_smithy_runtime_api::http::Response::new(
+                403.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    iam_error(
+                        403,
+                        "AccessDenied",
+                        "not authorized to perform iam:ListRoleTags",
+                    )
+                    .unwrap(),
+                ),
+            )
+        });
+    let iam = IamClient(mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        [&tagged, &untagged, &missing, &denied]
+    ));
+    let key = "session-revoker:approval";
+    assert_eq!(
+        iam.role_tag("web-app", key).await.unwrap().as_deref(),
+        Some("required")
+    );
+    assert_eq!(iam.role_tag("batch", key).await.unwrap(), None);
+    assert_eq!(iam.role_tag("ghost", key).await.unwrap(), None);
+    let e = iam.role_tag("locked", key).await.unwrap_err();
+    assert_eq!(
+        (e.operation, e.code.as_str()),
+        ("ListRoleTags", "AccessDenied")
+    );
 }

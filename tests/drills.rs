@@ -32,6 +32,7 @@
 //!   ones (`events/`), naming exactly the ids fakecloud minted.
 
 mod drills {
+    pub mod approval;
     pub mod fakecloud;
     pub mod judge;
     pub mod restore;
@@ -39,6 +40,10 @@ mod drills {
 }
 #[path = "support/cloudtrail_loopback.rs"]
 mod cloudtrail_loopback;
+// GuardDuty read again by an approval (drills/approval.rs); not every helper is used here.
+#[allow(dead_code)]
+#[path = "common/guardduty_loopback.rs"]
+mod guardduty_loopback;
 
 use drills::fakecloud::{self, utc, Cloud, Creds, Role, Session, User, ACCOUNT, REGION};
 use drills::judge::judge;

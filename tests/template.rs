@@ -39,6 +39,8 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
     ("PROTECTED_ROLES", Some("ProtectedRoles")),
     ("RESPONDER_ROLE_ARN", None),
     ("REVOKE_SCOPE", Some("RevokeScope")),
+    ("APPROVAL_REQUIRED", Some("ApprovalRequired")),
+    ("APPROVAL_TTL", Some("ApprovalTtlHours")),
     (
         "REASSOCIATE_INSTANCE_PROFILE",
         Some("ReassociateInstanceProfile"),

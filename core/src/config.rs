@@ -2,6 +2,7 @@
 
 use crate::finding_types::DEFAULT_FINDING_TYPES;
 use crate::model::ConfigError;
+pub use crate::plan::approval::ApprovalMode;
 use glob::Pattern;
 use std::collections::HashMap;
 
@@ -100,6 +101,10 @@ pub struct Config {
     pub drill_role_name: Option<String>,
     /// `DRILL_MAX_WAIT_SECONDS`: how long a drill waits for IAM to refuse its session.
     pub drill_max_wait_seconds: u64,
+    /// `APPROVAL_REQUIRED`: which wide writes wait for a person (`plan::approval`).
+    pub approval_required: ApprovalMode,
+    /// `APPROVAL_TTL`: how long a proposal can be approved, in whole hours (24 h by default).
+    pub approval_ttl_hours: u32,
 }
 
 /// `PERSISTENCE_LOOKBACK` when unset, in days.
@@ -149,6 +154,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("DRILL_ROLE_ARN", ""),
     ("DRILL_ROLE_NAME", ""),
     ("DRILL_MAX_WAIT_SECONDS", "300"),
+    ("APPROVAL_REQUIRED", "never"),
+    ("APPROVAL_TTL", "24"),
 ];
 
 impl Config {
@@ -400,6 +407,23 @@ impl Config {
             "expected whole seconds from 1 to 600",
         )?;
 
+        let approval_required = ApprovalMode::parse(get("APPROVAL_REQUIRED").unwrap_or(""))
+            .map_err(|e| {
+                invalid(
+                    "APPROVAL_REQUIRED",
+                    get("APPROVAL_REQUIRED").unwrap_or(""),
+                    &e,
+                )
+            })?;
+        // At most a week: an approval is a person's answer to what they were shown, not a standing grant.
+        let approval_ttl_hours = number::<u32>(
+            get("APPROVAL_TTL").map(|v| v.strip_suffix('h').unwrap_or(v)),
+            "APPROVAL_TTL",
+            24,
+            |h| (1..=168).contains(h),
+            "expected whole hours from 1 to 168, e.g. 24 or 24h",
+        )?;
+
         Ok(Self {
             sns_topic_arn,
             chat_topic_arn,
@@ -429,6 +453,8 @@ impl Config {
             drill_role_arn,
             drill_role_name,
             drill_max_wait_seconds,
+            approval_required,
+            approval_ttl_hours,
         })
     }
 

@@ -338,6 +338,12 @@ fn every_sample_event_parses_into_incidents() {
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             continue;
         }
+        // Nor is an approve request (plan::approval::ApproveRequest::parse).
+        if revoker_core::plan::approval::ApproveRequest::is_approve(&v) {
+            revoker_core::plan::approval::ApproveRequest::parse(&v)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            continue;
+        }
         let parsed = parse_payload(&v).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(!parsed.items.is_empty());
         for item in parsed.items {

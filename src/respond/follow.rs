@@ -48,7 +48,7 @@ fn contained_at(actions: &[ActionOutcome], now: OffsetDateTime) -> Option<Offset
 /// - A failed action: no (the invocation fails and is retried; the retry follows).
 /// - The principal contained: yes, from its containment.
 /// - The finding's own role is protected (or otherwise left to a person by a revocation that
-///   could not be written): yes, its key may have reached elsewhere; from `eventLastSeen`
+///   could not be written, or waiting for approval): yes, its key may have reached elsewhere; from `eventLastSeen`
 ///   (fixed by the payload, so the re-run does not schedule itself forever).
 /// - The scheduled next look of a finding archived since (by an analyst, or by the attacker
 ///   with `guardduty:ArchiveFindings`): yes, the look does not depend on the archive flag.
@@ -65,11 +65,15 @@ fn follow_from(
     }
     let left_to_a_person = incident.severity.is_some()
         && actions.iter().any(|a| {
-            a.status == Status::ManualActionRequired
-                && matches!(
-                    a.action,
-                    ActionKind::RevokeRoleSessions | ActionKind::RevokeSessions
-                )
+            // A role-wide deny waiting for approval (nothing cut at once when the finding names
+            // no session) leaves the key's reach unfollowed otherwise.
+            matches!(
+                a.status,
+                Status::ManualActionRequired | Status::AwaitingApproval
+            ) && matches!(
+                a.action,
+                ActionKind::RevokeRoleSessions | ActionKind::RevokeSessions
+            )
         });
     if left_to_a_person {
         return Some(incident.event_last_seen);

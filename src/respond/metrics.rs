@@ -6,7 +6,9 @@
 //! `ManualActionRequired` counts the items a person must handle (every `manual_action_required`
 //! action, in any incident: a pivot into a protected role beside a revocation counts), not only
 //! incidents whose outcome is manual; `PartlyContained` counts incidents where something was
-//! contained and something else is still live.
+//! contained and something else is still live; `ApprovalNeeded` counts incidents whose wider cut
+//! waits for a person's approve request (issue 25): the template alarms on it, so a proposal
+//! never waits unseen.
 
 use crate::model::{Outcome, Status};
 use crate::report::Report;
@@ -21,6 +23,7 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
     let contained = count(&|o| matches!(o, Outcome::Revoked | Outcome::AlreadyCovered));
     let failed = count(&|o| o == Outcome::Failed) + report.not_started.len();
     let partly = count(&|o| o == Outcome::PartlyContained);
+    let approval = count(&|o| o == Outcome::ApprovalNeeded);
     let manual = report
         .incidents
         .iter()
@@ -37,7 +40,8 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
                     {"Name": "Contained", "Unit": "Count"},
                     {"Name": "Failed", "Unit": "Count"},
                     {"Name": "ManualActionRequired", "Unit": "Count"},
-                    {"Name": "PartlyContained", "Unit": "Count"}
+                    {"Name": "PartlyContained", "Unit": "Count"},
+                    {"Name": "ApprovalNeeded", "Unit": "Count"}
                 ]
             }]
         },
@@ -46,6 +50,7 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
         "Failed": failed,
         "ManualActionRequired": manual,
         "PartlyContained": partly,
+        "ApprovalNeeded": approval,
     });
     // A fire drill (not a dry run): whether it passed (the template's alarm also breaches
     // when no drill passed for 8 days) and the longest propagation it measured.
@@ -165,9 +170,48 @@ mod tests {
                 "Contained",
                 "Failed",
                 "ManualActionRequired",
-                "PartlyContained"
+                "PartlyContained",
+                "ApprovalNeeded"
             ]
         );
+    }
+
+    #[test]
+    fn a_session_denied_while_the_role_wide_deny_waits_is_approval_needed_not_contained() {
+        let mut waiting = incident(Status::Done);
+        waiting.actions.push(ActionOutcome::new(
+            ActionKind::RevokeRoleSessions,
+            "web-app",
+            Status::AwaitingApproval,
+            "proposed, not done",
+        ));
+        // Even beside an item left for a person, the decision asked for leads.
+        waiting.actions.push(ActionOutcome::new(
+            ActionKind::RevokeSessions,
+            "OrganizationAccountAccessRole",
+            Status::ManualActionRequired,
+            "protected role",
+        ));
+        waiting.refresh_outcome();
+        assert_eq!(waiting.outcome, Outcome::ApprovalNeeded);
+        let report = Report::new(
+            None,
+            false,
+            vec![waiting, incident(Status::Done)],
+            time::OffsetDateTime::UNIX_EPOCH,
+            1,
+        );
+        assert_eq!(report.outcome, Outcome::ApprovalNeeded);
+        assert!(
+            report.summary.starts_with("APPROVAL NEEDED"),
+            "{}",
+            report.summary
+        );
+        let v: Value = serde_json::from_str(&embedded_metrics(&report, 1)).unwrap();
+        assert_eq!(v["ApprovalNeeded"], 1);
+        assert_eq!(v["Contained"], 1, "the waiting incident is not contained");
+        // Not a failure: the invocation succeeds (a retry would only propose again).
+        assert!(crate::respond::fate::invocation_result(&report).is_ok());
     }
 
     fn drill(passed: bool, dry_run: bool) -> Report {

@@ -4,6 +4,7 @@
 //! the deny policy is written first, and everything that can wait (instance work, the
 //! report) comes after it.
 
+mod approval;
 mod drill;
 mod facts;
 pub mod fate;
@@ -66,6 +67,10 @@ impl Responder {
             .inspect_err(|e| tracing::error!(error = %e, "invalid drill request"))?
         {
             return Ok(self.drill(request, budget).await);
+        }
+        // An approve request (`{"action": "approve"}`, approval.rs): one proposal, planned again.
+        if plan::approval::ApproveRequest::is_approve(payload) {
+            return self.approve(payload, budget).await;
         }
         let started = Instant::now();
         let parsed = parse_payload(payload)
@@ -260,12 +265,24 @@ impl Responder {
         item: usize,
         pending: &settle::Pending,
     ) -> Vec<ActionOutcome> {
-        self.handle_role_with(&self.config, incident, target, ctx, item, 0, pending)
-            .await
+        // Approval (issue 25) is for what a finding would cut: a person's own revoke, or a
+        // Security Hub custom action a person chose, is that person's decision already.
+        let approval =
+            incident.origin != crate::model::Origin::Manual && incident.requested_via.is_none();
+        self.respond_to_role(
+            &self.config,
+            approval,
+            incident,
+            target,
+            ctx,
+            (item, 0),
+            pending,
+        )
+        .await
     }
 
     /// As `handle_role`, deciding with `config` (the follow-up's sessions: session scope, no
-    /// re-association).
+    /// re-association; a drill's canary) and never waiting for approval.
     ///
     /// `first_action`: where these outcomes will start in the item's report (the settle pass
     /// finds its action there).
@@ -278,6 +295,31 @@ impl Responder {
         ctx: &Ctx,
         item: usize,
         first_action: usize,
+        pending: &settle::Pending,
+    ) -> Vec<ActionOutcome> {
+        self.respond_to_role(
+            config,
+            false,
+            incident,
+            target,
+            ctx,
+            (item, first_action),
+            pending,
+        )
+        .await
+    }
+
+    /// A role's response: read, decide (with `approval`, what cuts more than the attacker is
+    /// proposed, approval.rs), write.
+    #[allow(clippy::too_many_arguments)]
+    async fn respond_to_role(
+        &self,
+        config: &Config,
+        approval: bool,
+        incident: &Incident,
+        target: &RoleTarget,
+        ctx: &Ctx,
+        (item, first_action): (usize, usize),
         pending: &settle::Pending,
     ) -> Vec<ActionOutcome> {
         // From the first read to each write: this invocation's own read-to-write gap, which the
@@ -298,24 +340,32 @@ impl Responder {
             Ok(a) => a,
             Err(u) => return self.unreachable(incident, u, ctx),
         };
-        let facts =
-            match facts::role_facts(access.iam.as_ref(), target, identity, session_scope).await {
-                Ok(f) => f,
-                Err(step) => {
-                    return vec![
-                        self.execute(
-                            PlannedAction {
-                                kind,
-                                target: label,
-                                step,
-                            },
-                            Some(&access),
-                            ctx,
-                        )
-                        .await,
-                    ]
-                }
-            };
+        // The role's approval tag, read beside the facts (no extra round trip when the
+        // finding names the role).
+        let (facts, tag) = futures::join!(
+            facts::role_facts(access.iam.as_ref(), target, identity, session_scope),
+            approval::read_tag(
+                access.iam.as_ref(),
+                target.name.as_deref().filter(|_| approval)
+            )
+        );
+        let facts = match facts {
+            Ok(f) => f,
+            Err(step) => {
+                return vec![
+                    self.execute(
+                        PlannedAction {
+                            kind,
+                            target: label,
+                            step,
+                        },
+                        Some(&access),
+                        ctx,
+                    )
+                    .await,
+                ]
+            }
+        };
         // Identity Center roles, with IDENTITY_CENTER_INSTANCE_ARN: through the permission set.
         if let Some(done) = identity_center::respond(
             self,
@@ -331,7 +381,53 @@ impl Responder {
         {
             return done;
         }
-        let planned = plan::decide_role(incident, &facts, config, self.clock.now());
+        let now = self.clock.now();
+        if !approval {
+            let planned = plan::decide_role(incident, &facts, config, now);
+            return self
+                .run_role_plan(
+                    planned,
+                    &access,
+                    ctx,
+                    (item, first_action),
+                    pending,
+                    started,
+                )
+                .await;
+        }
+        let tag = match tag {
+            approval::TagRead::NotAsked => {
+                approval::read_tag(access.iam.as_ref(), Some(&facts.role.name)).await
+            }
+            read => read,
+        };
+        let decided = approval::decide(incident, &facts, config, &tag, now);
+        let mut outcomes = self
+            .run_role_plan(
+                decided.now,
+                &access,
+                ctx,
+                (item, first_action),
+                pending,
+                started,
+            )
+            .await;
+        approval::annotate(&mut outcomes, &tag);
+        outcomes.extend(decided.proposed);
+        outcomes
+    }
+
+    /// Carries out a role's plan in order, each write in place before the next; a
+    /// re-association only after this run's deny.
+    async fn run_role_plan(
+        &self,
+        planned: Vec<PlannedAction>,
+        access: &AccountAccess,
+        ctx: &Ctx,
+        (item, first_action): (usize, usize),
+        pending: &settle::Pending,
+        started: Instant,
+    ) -> Vec<ActionOutcome> {
         let mut outcomes: Vec<ActionOutcome> = Vec::new();
         for action in planned {
             // Re-associating after a deny that failed would hand the instance credentials
@@ -354,7 +450,7 @@ impl Responder {
                 Step::Write(w @ Write::PutRolePolicy { .. }) => Some(w.clone()),
                 _ => None,
             };
-            let mut outcome = self.execute(action, Some(&access), ctx).await;
+            let mut outcome = self.execute(action, Some(access), ctx).await;
             if let (Some(write), Status::Done) = (written, outcome.status) {
                 // The policy actually written: the planned one, or its role-wide fallback.
                 let write = match write {

@@ -92,7 +92,7 @@ pub async fn with_caller<F: Future>(caller: Caller, f: F) -> F::Output {
     CALLER.scope(caller, f).await
 }
 
-fn current_caller() -> Caller {
+pub(super) fn current_caller() -> Caller {
     CALLER.try_with(Caller::clone).unwrap_or_default()
 }
 
@@ -173,7 +173,7 @@ pub(super) async fn check(
             ))
         }
     };
-    let read = read_copy(r, incident, &arn).await;
+    let read = read_copy(r, &|copy| judge::judge(incident, &arn, Some(copy)), &arn).await;
     match read.verdict {
         // GuardDuty shows the finding archived while the event said it was not: archiving is
         // one call for anyone with guardduty:ArchiveFindings, possibly the attacker. Not a
@@ -243,13 +243,13 @@ impl Search {
         &mut self,
         gd: &dyn Findings,
         detector: &str,
-        incident: &Incident,
+        judge: &Judge<'_>,
         arn: &FindingArn,
         place: String,
     ) -> Option<Read> {
         match gd.get_finding(detector, &arn.finding_id).await {
             Ok(Some(copy)) => Some(Read {
-                verdict: judge::judge(incident, arn, Some(&copy)),
+                verdict: judge(&copy),
                 place,
                 error: None,
             }),
@@ -267,10 +267,14 @@ impl Search {
     }
 }
 
+/// What GuardDuty's copy is judged by: the given finding (`judge::judge`), or, for an approval
+/// that carries no finding, only the ARN (`copy_for_approval`).
+type Judge<'a> = dyn Fn(&serde_json::Value) -> Verdict + Send + Sync + 'a;
+
 /// Looks for GuardDuty's copy: with the responder's own credentials, then through the member
 /// role. GuardDuty's answer that it has no such finding is `Unknown` when no route found it;
 /// only when no route could ask at all is the finding `NotVerifiable`.
-async fn read_copy(r: &Responder, incident: &Incident, arn: &FindingArn) -> Read {
+async fn read_copy(r: &Responder, judge: &Judge<'_>, arn: &FindingArn) -> Read {
     let not_read = |why: String, error: Option<AwsError>| Read {
         verdict: Verdict::NotVerifiable(NotVerifiable::NotRead(why)),
         place: String::new(),
@@ -304,9 +308,8 @@ async fn read_copy(r: &Responder, incident: &Incident, arn: &FindingArn) -> Read
                             "read in {region} with the responder's own credentials (account {own}, detector {})",
                             safe_text(&detector, 64)
                         );
-                        if let Some(read) = search
-                            .ask(gd.as_ref(), &detector, incident, arn, place)
-                            .await
+                        if let Some(read) =
+                            search.ask(gd.as_ref(), &detector, judge, arn, place).await
                         {
                             return read;
                         }
@@ -343,7 +346,7 @@ async fn read_copy(r: &Responder, incident: &Incident, arn: &FindingArn) -> Read
                         arn.account, arn.detector_id
                     );
                     if let Some(read) = search
-                        .ask(gd.as_ref(), &arn.detector_id, incident, arn, place)
+                        .ask(gd.as_ref(), &arn.detector_id, judge, arn, place)
                         .await
                     {
                         return read;
@@ -382,6 +385,56 @@ async fn read_copy(r: &Responder, incident: &Incident, arn: &FindingArn) -> Read
             place,
             error: search.error,
         }
+    }
+}
+
+/// An approve request (issue 25) carries no finding, only its ARN: GuardDuty's copy is read
+/// the same way (whatever `VERIFY_FINDINGS` says: there is nothing else to act on), and the
+/// incident GuardDuty's copy gives for `role` (an attack sequence names several) is the one.
+/// `Err`: the refusal to report; nothing is written.
+pub(super) async fn copy_for_approval(
+    r: &Responder,
+    arn: &FindingArn,
+    role: &str,
+    ctx: &Ctx,
+) -> Result<Incident, Box<ActionOutcome>> {
+    let judge = |copy: &serde_json::Value| -> Verdict {
+        match revoker_core::input::parse_guardduty_findings(copy) {
+            Err(e) => Verdict::NotVerifiable(NotVerifiable::CopyUnreadable(safe_text(
+                &e.to_string(),
+                200,
+            ))),
+            Ok(copies) => {
+                let mine = copies
+                    .iter()
+                    .filter(|c| c.finding_id.as_deref() == Some(arn.finding_id.as_str()));
+                match mine
+                    .clone()
+                    .find(|c| c.principal.name.as_deref() == Some(role))
+                    .or_else(|| mine.clone().next())
+                {
+                    Some(c) => Verdict::Genuine(Box::new(c.clone())),
+                    None => Verdict::Unknown,
+                }
+            }
+        }
+    };
+    let read = read_copy(r, &judge, arn).await;
+    let mut given = Incident::empty(Origin::Finding);
+    given.finding_id = Some(arn.finding_id.clone());
+    match read.verdict {
+        Verdict::Genuine(copy) => {
+            tracing::info!(finding_arn = %arn, read = %read.place, "finding read again for an approval");
+            Ok(*copy)
+        }
+        verdict => Err(refuse(
+            &given,
+            Some(arn),
+            verdict,
+            read.place,
+            read.error,
+            ctx,
+        )),
     }
 }
 

@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 struct State {
     roles: BTreeMap<String, RoleInfo>,
     role_policies: BTreeMap<(String, String), String>,
+    role_tags: BTreeMap<(String, String), String>,
     users: BTreeMap<String, UserInfo>,
     keys: BTreeMap<String, Vec<AccessKeyInfo>>,
     user_policies: BTreeMap<(String, String), String>,
@@ -112,6 +113,13 @@ impl MemoryAccount {
             profile_arn: arn,
             state: AssociationState::Associated,
         });
+    }
+
+    /// Tags a role (`TagRole`): `key` = `value`.
+    pub fn tag_role(&self, role: &str, key: &str, value: &str) {
+        self.state()
+            .role_tags
+            .insert((role.into(), key.into()), value.into());
     }
 
     pub fn put_role_policy_now(&self, role: &str, policy: &str, document: &str) {

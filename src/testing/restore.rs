@@ -1,7 +1,8 @@
-//! The in-memory account's `DeleteRolePolicy` / `DeleteUserPolicy` (a restore).
+//! The in-memory account's `DeleteRolePolicy` / `DeleteUserPolicy` (a restore) and
+//! `ListRoleTags` (approval).
 
 use super::{no_such_entity, MemoryAccount};
-use crate::aws::{AwsResult, PolicyRemoval};
+use crate::aws::{AwsResult, PolicyRemoval, RoleTags};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
@@ -44,6 +45,25 @@ impl PolicyRemoval for MemoryAccount {
                         format!("policy {policy} of user {user}"),
                     )
                 })
+        }
+        .boxed()
+    }
+}
+
+impl RoleTags for MemoryAccount {
+    fn role_tag<'a>(
+        &'a self,
+        role: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, AwsResult<Option<String>>> {
+        async move {
+            self.faults.enter("ListRoleTags").await?;
+            let state = self.state();
+            Ok(state
+                .role_tags
+                .iter()
+                .find(|((r, k), _)| r == role && k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v.clone()))
         }
         .boxed()
     }

@@ -48,6 +48,11 @@ fn bad_values_name_the_variable() {
         ("DRILL_ROLE_ARN", "canary"),
         ("DRILL_MAX_WAIT_SECONDS", "0"),
         ("DRILL_MAX_WAIT_SECONDS", "601"),
+        ("APPROVAL_REQUIRED", "sometimes"),
+        ("APPROVAL_REQUIRED", "true"),
+        ("APPROVAL_TTL", "0"),
+        ("APPROVAL_TTL", "169h"),
+        ("APPROVAL_TTL", "1d"),
         (
             "IDENTITY_CENTER_INSTANCE_ARN",
             "arn:aws:sso:::instance/ssoins-xyz",
@@ -71,6 +76,31 @@ fn trail_regions_and_persistence_lookback() {
     .unwrap();
     assert_eq!(c.trail_regions, vec!["eu-west-1", "ap-southeast-2"]);
     assert_eq!(c.persistence_lookback_days, 90);
+}
+
+#[test]
+fn approval_settings() {
+    let d = Config::default();
+    assert_eq!(d.approval_required, ApprovalMode::Never);
+    assert_eq!(d.approval_ttl_hours, 24);
+    let c = Config::from_vars(&vars(&[
+        ("APPROVAL_REQUIRED", "Role-Wide"),
+        ("APPROVAL_TTL", "4h"),
+    ]))
+    .unwrap();
+    assert_eq!(c.approval_required, ApprovalMode::RoleWide);
+    assert_eq!(c.approval_ttl_hours, 4);
+    let c = Config::from_vars(&vars(&[
+        ("APPROVAL_REQUIRED", "always"),
+        ("APPROVAL_TTL", "168"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        (c.approval_required, c.approval_ttl_hours),
+        (ApprovalMode::Always, 168)
+    );
+    let e = Config::from_vars(&vars(&[("APPROVAL_REQUIRED", "yes")])).unwrap_err();
+    assert!(e.to_string().contains("never, role-wide or always"), "{e}");
 }
 
 #[test]

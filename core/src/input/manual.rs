@@ -30,7 +30,7 @@ pub(super) fn parse_manual(payload: &Value) -> Result<Incident, InputError> {
         return Err(InputError::Invalid {
             what: "manual request",
             detail: format!(
-                "action {:?} is not supported; the actions are \"revoke\" and \"restore\"",
+                "action {:?} is not supported; the actions are \"revoke\", \"restore\", \"approve\" and \"drill\"",
                 crate::text::safe_text(&req.action, 40)
             ),
         });

@@ -16,6 +16,8 @@ pub enum Status {
     ManualActionRequired,
     WouldDo,
     Done,
+    /// A wide write proposed, not done: it waits for a person's approve request (issue 25).
+    AwaitingApproval,
     Failed,
 }
 
@@ -36,6 +38,9 @@ pub enum Outcome {
     /// Something was contained (revoked or already covered) and something else the function
     /// found is still live and needs a person (a `manual_action_required` action).
     PartlyContained,
+    /// What cuts only the attacker was done; a wider cut waits for a person's approval. Never
+    /// a success: the stolen credentials' other sessions of the role may still work.
+    ApprovalNeeded,
     /// A fire drill failed a step: the function could not show it contains a session.
     DrillFailed,
     Failed,
@@ -50,6 +55,7 @@ impl Outcome {
             Outcome::WouldRevoke => "would_revoke",
             Outcome::Revoked => "revoked",
             Outcome::PartlyContained => "partly_contained",
+            Outcome::ApprovalNeeded => "approval_needed",
             Outcome::DrillPassed => "drill_passed",
             Outcome::DrillFailed => "drill_failed",
             Outcome::Failed => "failed",
@@ -64,6 +70,7 @@ impl Outcome {
             Status::ManualActionRequired => Outcome::ManualActionRequired,
             Status::WouldDo => Outcome::WouldRevoke,
             Status::Done => Outcome::Revoked,
+            Status::AwaitingApproval => Outcome::ApprovalNeeded,
             Status::Failed => Outcome::Failed,
         }
     }
@@ -87,6 +94,9 @@ impl Outcome {
             // A failed drill is a failure; a passed one never hides another outcome (it sorts
             // below every outcome but `Skipped`).
             Some(Outcome::DrillFailed) => Outcome::DrillFailed,
+            // A wide cut waiting for a person leads, whatever else is left: it is the one
+            // decision the report asks for.
+            Some(Outcome::ApprovalNeeded) => Outcome::ApprovalNeeded,
             Some(_) if partly || (contained && left) => Outcome::PartlyContained,
             Some(o) => o,
         }
@@ -100,6 +110,7 @@ impl Outcome {
             Outcome::WouldRevoke => "DRY RUN",
             Outcome::Revoked => "REVOKED",
             Outcome::PartlyContained => "PARTLY CONTAINED",
+            Outcome::ApprovalNeeded => "APPROVAL NEEDED",
             Outcome::DrillPassed => "DRILL PASSED",
             Outcome::DrillFailed => "DRILL FAILED",
             Outcome::Failed => "FAILED",
@@ -149,6 +160,10 @@ pub struct ActionOutcome {
     pub facts: BTreeMap<&'static str, String>,
     /// Milliseconds from the start of the invocation to the end of this action.
     pub at_ms: u64,
+    /// A proposed action's approval (issue 25): the incident's report shows it once, as its
+    /// `approval` section.
+    #[serde(skip)]
+    pub approval: Option<Box<crate::plan::approval::ApprovalSection>>,
 }
 
 impl ActionOutcome {
@@ -171,6 +186,7 @@ impl ActionOutcome {
             restore_command: None,
             facts: BTreeMap::new(),
             at_ms: 0,
+            approval: None,
         }
     }
 }

@@ -10,9 +10,11 @@
 //! The digest covers what the proposal would change and what it would change it from (the
 //! finding, the principal, each write's kind, target, policy and the cutoff in place), not the
 //! new cutoff (a re-plan always takes a new one): if anything was written in between that
-//! changes the plan, the digest differs and the approval writes nothing. It authenticates
-//! nothing: whoever may invoke the function may also send a revoke; it makes sure a person
-//! approves the plan they were shown, while it is still the plan.
+//! changes the plan, the digest differs and the approval writes nothing. The digest also
+//! covers the expiry, so an edited `expires_at` is refused, and no expiry further than
+//! `APPROVAL_TTL` ahead is accepted. It authenticates nothing (no secret: anyone who can read
+//! the role and the finding can compute it): whoever may invoke the function may also send a
+//! revoke; it makes sure a person approves the plan they were shown, while it is still the plan.
 
 use super::{decide_role, RoleFacts};
 use crate::config::{Config, RevokeScope};
@@ -40,6 +42,14 @@ pub enum ApprovalMode {
 }
 
 impl ApprovalMode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::RoleWide => "role-wide",
+            Self::Always => "always",
+        }
+    }
+
     pub fn parse(value: &str) -> Result<Self, String> {
         match value.trim().to_ascii_lowercase().as_str() {
             "" | "never" => Ok(Self::Never),
@@ -148,8 +158,9 @@ pub fn decide_role_with_approval(
     }
 }
 
-/// The digest naming a proposal (see the module's note on what it covers).
-pub fn plan_digest(incident: &Incident, proposed: &[PlannedAction]) -> String {
+/// The digest naming a proposal (see the module's note on what it covers), bound to the
+/// expiry the report gave with it: an edited `expires_at` is another digest.
+pub fn plan_digest(incident: &Incident, proposed: &[PlannedAction], expires_at: &str) -> String {
     let mut h = Sha256::new();
     let mut field = |s: &str| {
         h.update((s.len() as u64).to_be_bytes());
@@ -157,6 +168,7 @@ pub fn plan_digest(incident: &Incident, proposed: &[PlannedAction]) -> String {
     };
     field(incident.finding_id.as_deref().unwrap_or("-"));
     field(incident.account.as_deref().unwrap_or("-"));
+    field(expires_at);
     for a in proposed {
         field(&format!("{:?}", a.kind));
         field(&a.target);
@@ -188,19 +200,63 @@ pub fn plan_digest(incident: &Incident, proposed: &[PlannedAction]) -> String {
 }
 
 /// The approve request a report offers: send it as it is (`aws lambda invoke --payload`).
+/// `reason` and `requested_by` are the sender's to add: Lambda does not tell a function who
+/// invoked it, so the report records what the request states (and says it is unchecked).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveRequest {
     pub action: String,
-    pub finding_id: String,
+    /// Where GuardDuty's copy is read again: the request carries nothing of the finding itself.
+    pub finding_arn: String,
     pub role: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
     pub digest: String,
     pub expires_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+}
+
+/// Why an approval writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Past its `expires_at`.
+    Expired(OffsetDateTime),
+    /// An expiry further ahead than `APPROVAL_TTL` from now: no proposal of this function
+    /// carries one (an edited request).
+    ExpiryTooFar(OffsetDateTime),
+    /// The plan made now has nothing wide left (already covered, or done by hand).
+    NothingLeft,
+    /// Another digest: something was written in between, or the request was altered.
+    PlanChanged,
+}
+
+impl Refusal {
+    /// For the report's facts and the log.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Expired(_) => "expired",
+            Refusal::ExpiryTooFar(_) => "expiry_beyond_ttl",
+            Refusal::NothingLeft => "nothing_left",
+            Refusal::PlanChanged => "plan_changed",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::Expired(at) => write!(f, "the approval expired at {}: nothing was written; the next finding (or a manual revoke) proposes again", format_utc(*at)),
+            Refusal::ExpiryTooFar(at) => write!(f, "the approval's expiry {} is further ahead than APPROVAL_TTL allows, so no report of this function gave it (the request was altered): nothing was written", format_utc(*at)),
+            Refusal::NothingLeft => write!(f, "nothing is left to approve: the plan made now writes nothing wide (already covered, or done by hand); nothing was written"),
+            Refusal::PlanChanged => write!(f, "the plan changed since it was proposed (something was written in between, or the request was altered): nothing was written; the plan made now is in this report"),
+        }
+    }
 }
 
 impl ApproveRequest {
+    /// The request for a proposal; `None` when the finding has no ARN (GuardDuty's copy could
+    /// not be read again, so it cannot be approved: a manual revoke is the way then).
     pub fn new(
         incident: &Incident,
         role: &str,
@@ -208,21 +264,31 @@ impl ApproveRequest {
         now: OffsetDateTime,
         ttl: Duration,
     ) -> Option<Self> {
+        let expires_at = format_utc(now + ttl);
         Some(Self {
             action: "approve".into(),
-            finding_id: incident.finding_id.clone()?,
+            finding_arn: incident.finding_arn.clone()?,
             role: role.to_string(),
-            account: incident.account.clone(),
-            digest: plan_digest(incident, proposed),
-            expires_at: format_utc(now + ttl),
+            digest: plan_digest(incident, proposed, &expires_at),
+            expires_at,
+            reason: None,
+            requested_by: None,
         })
+    }
+
+    /// Whether a payload asks for an approval (`{"action": "approve", ...}`).
+    pub fn is_approve(payload: &serde_json::Value) -> bool {
+        payload.get("action").and_then(serde_json::Value::as_str) == Some("approve")
     }
 
     /// Reads an approve request (strict: unknown fields refused), without judging it yet.
     pub fn parse(payload: &serde_json::Value) -> Result<Self, String> {
-        let req = Self::deserialize_strict(payload)?;
+        let mut req = Self::deserialize_strict(payload)?;
         if req.action != "approve" {
             return Err("action is not \"approve\"".into());
+        }
+        if let Err(e) = crate::model::FindingArn::parse(&req.finding_arn) {
+            return Err(format!("finding_arn: {e}"));
         }
         if !crate::names::is_valid_role_name(&req.role) {
             return Err(format!(
@@ -236,39 +302,152 @@ impl ApproveRequest {
         if parse_utc(&req.expires_at).is_none() {
             return Err("expires_at is not a UTC timestamp".into());
         }
+        // Stated by the sender, not checked by anyone: bounded for the report.
+        let bounded = |v: Option<String>| {
+            v.map(|r| crate::text::safe_text(&r, 300))
+                .filter(|r| !r.trim().is_empty())
+        };
+        req.reason = bounded(req.reason);
+        req.requested_by = bounded(req.requested_by);
+        req.digest.make_ascii_lowercase();
         Ok(req)
     }
 
     fn deserialize_strict(payload: &serde_json::Value) -> Result<Self, String> {
         <Self as serde::Deserialize>::deserialize(payload).map_err(|e| {
-            format!("{e} (accepted fields: action, finding_id, role, account, digest, expires_at)")
+            format!("{e} (accepted fields: action, finding_arn, role, digest, expires_at, reason, requested_by)")
         })
     }
 
     /// Whether this approval still holds for the plan made again now (`replanned`: the wide
-    /// writes of the new plan): not expired, and the same plan.
+    /// writes of the new plan): not expired, an expiry this function could have given, and
+    /// the same plan.
     pub fn check(
         &self,
         incident: &Incident,
         replanned: &[PlannedAction],
         now: OffsetDateTime,
-    ) -> Result<(), String> {
-        let expires = parse_utc(&self.expires_at).ok_or("expires_at is not a UTC timestamp")?;
+        ttl: Duration,
+    ) -> Result<(), Refusal> {
+        let expires = parse_utc(&self.expires_at).ok_or(Refusal::PlanChanged)?;
         if now > expires {
-            return Err(format!(
-                "the approval expired at {}: nothing was written; the next finding (or a manual revoke) proposes again",
-                format_utc(expires)
-            ));
+            return Err(Refusal::Expired(expires));
+        }
+        if expires > now + ttl {
+            return Err(Refusal::ExpiryTooFar(expires));
         }
         if replanned.is_empty() {
-            return Err("nothing is left to approve: the plan made now writes nothing wide (already covered, or done by hand)".into());
+            return Err(Refusal::NothingLeft);
         }
-        let digest = plan_digest(incident, replanned);
-        if digest != self.digest {
-            return Err("the plan changed since it was proposed (something was written in between, or the request was altered): nothing was written; see the new plan".into());
+        if plan_digest(incident, replanned, &self.expires_at) != self.digest {
+            return Err(Refusal::PlanChanged);
         }
         Ok(())
     }
+}
+
+/// An incident's `approval` section: what waits, why, and the exact request that approves it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ApprovalSection {
+    /// What made approval required: the setting or the role's tag.
+    pub required_by: String,
+    /// The approve request, ready to send as it is; absent when the finding has no ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<ApproveRequest>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// The command that sends it (or, without an ARN, the manual revoke that does the same).
+    pub command: String,
+    pub note: String,
+}
+
+impl ApprovalSection {
+    /// `function`: the function's name and region when Lambda says them (else placeholders).
+    pub fn new(
+        incident: &Incident,
+        role: &str,
+        proposed: &[PlannedAction],
+        required_by: String,
+        function: Option<&crate::config::LambdaFunction>,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> Self {
+        let (name, region) = function
+            .map(|f| (f.name.as_str(), f.region.as_str()))
+            .unwrap_or(("<function-name>", "<region>"));
+        let invoke = |payload: &str| {
+            // Every value in the payload is validated (role name, ARN alphabet, hex, a UTC
+            // timestamp) or bounded text without quotes: safe inside single quotes.
+            format!("aws lambda invoke --region {region} --function-name {name} --cli-binary-format raw-in-base64-out --payload '{}' approval.json && cat approval.json", payload.replace('\'', ""))
+        };
+        match ApproveRequest::new(incident, role, proposed, now, ttl) {
+            Some(request) => Self {
+                required_by,
+                command: invoke(&serde_json::to_string(&request).unwrap_or_default()),
+                expires_at: Some(request.expires_at.clone()),
+                note: format!(
+                    "Sending this request re-reads the finding from GuardDuty, plans again and writes the proposed actions only if the plan is still this one and the request has not expired ({}); add \"reason\" and \"requested_by\" to it for the record (they are not checked: Lambda does not tell the function who invoked it).",
+                    format_utc(now + ttl)
+                ),
+                request: Some(request),
+            },
+            None => Self {
+                required_by,
+                request: None,
+                expires_at: None,
+                command: invoke(&serde_json::json!({"action": "revoke", "role": role, "reason": "approved wide revocation"}).to_string()),
+                note: "The finding has no ARN, so it cannot be read again from GuardDuty and approved: a person who approves sends the manual revoke below instead (role-wide with REVOKE_SCOPE=role or auto).".into(),
+            },
+        }
+    }
+}
+
+/// The report's actions for a proposal: each wide write `awaiting_approval`, not done; the
+/// first carries the incident's approval section.
+pub fn proposed_outcomes(
+    proposed: &[PlannedAction],
+    section: ApprovalSection,
+) -> Vec<crate::model::ActionOutcome> {
+    use crate::model::{ActionOutcome, Status};
+    let mut out: Vec<ActionOutcome> = proposed
+        .iter()
+        .map(|a| {
+            let (what, policy, previous) = match &a.step {
+                Step::Write(Write::PutRolePolicy {
+                    role,
+                    policy_name,
+                    previous_cutoff,
+                    ..
+                }) => (
+                    format!("deny every session of role {role} issued before a new cutoff ({policy_name}): it also cuts the role's honest sessions"),
+                    Some(*policy_name),
+                    *previous_cutoff,
+                ),
+                Step::Write(Write::ReassociateInstanceProfile { instance_id, .. }) => (
+                    format!("re-associate the instance profile of {instance_id} (fresh credentials for the instance)"),
+                    None,
+                    None,
+                ),
+                other => (format!("{other:?}"), None, None),
+            };
+            let mut o = ActionOutcome::new(
+                a.kind,
+                &a.target,
+                Status::AwaitingApproval,
+                format!(
+                    "proposed, not done: {what}; waits for approval (required by {})",
+                    section.required_by
+                ),
+            );
+            o.policy_name = policy;
+            o.previous_cutoff = previous.map(format_utc);
+            o
+        })
+        .collect();
+    if let Some(first) = out.first_mut() {
+        first.approval = Some(Box::new(section));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -87,6 +87,7 @@ pub fn chat_notification(report: &Report, incident: &IncidentReport) -> Value {
             Status::WouldDo => "🔎",
             Status::Skipped => "➖",
             Status::ManualActionRequired => "⚠️",
+            Status::AwaitingApproval => "⏸️",
             Status::Failed => "❌",
         };
         description.push_str(&format!(
@@ -127,18 +128,26 @@ pub fn chat_notification(report: &Report, incident: &IncidentReport) -> Value {
         description.push_str("\n… (the full report is in the SNS report and the function's log)");
     }
 
+    // The approve command first: it is the one decision the message asks for, and it must
+    // arrive whole (a finding id may be long), so it is not cut at 600 characters.
     let mut next_steps: Vec<String> = incident
-        .actions
+        .approval
         .iter()
-        .filter_map(|a| a.restore_command.as_deref())
+        .map(|a| code(&a.command, 2000))
         .chain(
             incident
                 .actions
                 .iter()
-                .flat_map(|a| a.commands.iter().map(String::as_str)),
+                .filter_map(|a| a.restore_command.as_deref())
+                .chain(
+                    incident
+                        .actions
+                        .iter()
+                        .flat_map(|a| a.commands.iter().map(String::as_str)),
+                )
+                .chain(incident.next_steps.iter().map(String::as_str))
+                .map(|s| code(s, 600)),
         )
-        .chain(incident.next_steps.iter().map(String::as_str))
-        .map(|s| code(s, 600))
         .collect();
     next_steps.dedup();
     next_steps.truncate(MAX_NEXT_STEPS);

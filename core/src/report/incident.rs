@@ -49,6 +49,9 @@ pub struct IncidentReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sequence: Option<super::SequenceReport>,
     pub next_steps: Vec<String>,
+    /// A wider cut proposed, waiting for a person (issue 25): the request that approves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<crate::plan::approval::ApprovalSection>,
 }
 
 impl IncidentReport {
@@ -115,7 +118,12 @@ impl IncidentReport {
             follow_up: None,
             sequence: super::SequenceReport::new(incident),
             next_steps: Vec::new(),
+            approval: None,
         };
+        report.approval = report
+            .actions
+            .iter()
+            .find_map(|a| a.approval.as_deref().cloned());
         report.outcome = incident_outcome(&report.actions);
         report.next_steps = next_steps(incident, &report);
         report
@@ -157,6 +165,7 @@ impl IncidentReport {
             follow_up: None,
             sequence: None,
             next_steps: Vec::new(),
+            approval: None,
         }
     }
 }

@@ -128,6 +128,18 @@ impl Report {
                     out.push_str(&format!("      $ {c}\n"));
                 }
             }
+            if let Some(a) = &i.approval {
+                out.push_str(&format!(
+                    "Approval   APPROVAL NEEDED (required by {}){}\n  {}\n  $ {}\n",
+                    a.required_by,
+                    a.expires_at
+                        .as_deref()
+                        .map(|e| format!(", expires {e}"))
+                        .unwrap_or_default(),
+                    a.note,
+                    a.command
+                ));
+            }
             if let Some(f) = &i.follow_up {
                 out.push_str(&f.to_text());
             }
@@ -176,6 +188,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Skipped => "skipped",
         Status::AlreadyCovered => "already covered",
         Status::ManualActionRequired => "MANUAL",
+        Status::AwaitingApproval => "AWAITING APPROVAL",
         Status::WouldDo => "would do",
         Status::Done => "done",
         Status::Failed => "FAILED",
