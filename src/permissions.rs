@@ -45,6 +45,8 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     // The fire drill (src/respond/drill.rs): the canary's tag, checked before it is touched
     // (sts:AssumeRole on the canary is listed above).
     "iam:ListRoleTags",
+    // RECHECK_QUEUE_URL (src/aws/sqs.rs): the delayed look at each role policy written.
+    "sqs:SendMessage",
 ];
 
 /// Actions called in a member account through the assumed member role.
@@ -80,6 +82,10 @@ pub const PLATFORM_ACTIONS: &[&str] = &[
     "logs:CreateLogStream",
     "logs:PutLogEvents",
     "sqs:SendMessage",
+    // The re-check queue's event source mapping polls with the function's role.
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
     "kms:GenerateDataKey",
     "kms:Decrypt",
 ];

@@ -64,6 +64,7 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
     ("MAX_FINDING_AGE_HOURS", None),
     ("DRILL_ROLE_ARN", None),
     ("DRILL_MAX_WAIT_SECONDS", None),
+    ("RECHECK_QUEUE_URL", None),
     ("LOG_FORMAT", None),
     ("RUST_LOG", Some("LogLevel")),
 ];

@@ -98,6 +98,9 @@ pub struct Config {
     pub drill_role_arn: Option<String>,
     /// `DRILL_MAX_WAIT_SECONDS`: how long a drill waits for IAM to refuse its session.
     pub drill_max_wait_seconds: u64,
+    /// `RECHECK_QUEUE_URL`: the SQS queue (with a delivery delay) that carries the delayed look
+    /// at each role policy written (`recheck.rs`); unset, the look runs in the invocation.
+    pub recheck_queue_url: Option<String>,
 }
 
 /// `PERSISTENCE_LOOKBACK` when unset, in days.
@@ -146,6 +149,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PERSISTENCE_LOOKBACK", "7"),
     ("DRILL_ROLE_ARN", ""),
     ("DRILL_MAX_WAIT_SECONDS", "300"),
+    ("RECHECK_QUEUE_URL", ""),
 ];
 
 impl Config {
@@ -390,6 +394,21 @@ impl Config {
             |n| (1..=600).contains(n),
             "expected whole seconds from 1 to 600",
         )?;
+        // The URL reaches only the SQS client's QueueUrl parameter; no space or query in it.
+        let recheck_queue_url = match get("RECHECK_QUEUE_URL") {
+            Some(url)
+                if !(url.starts_with("https://") || url.starts_with("http://"))
+                    || url.len() > 512
+                    || url.bytes().any(|b| !b.is_ascii_graphic() || b == b'?' || b == b'#') =>
+            {
+                return Err(invalid(
+                    "RECHECK_QUEUE_URL",
+                    url,
+                    "expected an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
 
         Ok(Self {
             sns_topic_arn,
@@ -419,6 +438,7 @@ impl Config {
             persistence_lookback_days,
             drill_role_arn,
             drill_max_wait_seconds,
+            recheck_queue_url,
         })
     }
 

@@ -13,6 +13,7 @@ pub mod iam;
 mod iam_restore;
 pub mod scheduler;
 pub mod sns;
+pub mod sqs;
 pub mod sso_admin;
 pub mod sts;
 

@@ -12,6 +12,7 @@ mod identity_center;
 pub mod metrics;
 mod next_look;
 mod publish;
+pub mod recheck;
 mod restore;
 mod settle;
 mod user;
@@ -93,6 +94,9 @@ impl Responder {
         )
         .await;
         let mut results = results;
+        // The later look at each role policy written: a delayed message when the queue is set
+        // (recheck.rs), else (or when the message cannot be sent) the settle pass here.
+        recheck::enqueue(self, &pending, &ctx, &mut results).await;
         settle::settle(&pending, &ctx, &mut results).await;
         let mut incidents = Vec::new();
         for (result, item) in results.into_iter().zip(&parsed.items) {
@@ -298,6 +302,8 @@ impl Responder {
             Ok(a) => a,
             Err(u) => return self.unreachable(incident, u, ctx),
         };
+        // Findings of this payload at the same role: one after the other (settle.rs).
+        let _turn = pending.role_turn(&access.account, &label).await;
         let facts =
             match facts::role_facts(access.iam.as_ref(), target, identity, session_scope).await {
                 Ok(f) => f,
@@ -367,6 +373,8 @@ impl Responder {
                 };
                 pending.push(settle::Written {
                     item,
+                    account: access.account.clone(),
+                    finding_id: incident.finding_id.clone(),
                     action: first_action + outcomes.len(),
                     iam: access.iam.clone(),
                     write,

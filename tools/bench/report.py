@@ -154,7 +154,21 @@ def main():
         w(f"| {what} ({r['settings']['throttle_rate']:g} IAM writes/s per account): every finding contained, nothing "
           f"lost | {b['contained']} of {b['findings']} contained, {b['failed']} failed "
           f"({b['denied_then_undone']} denied and later undone by a concurrent write), {b['retried']} retried by Lambda, "
-          f"{b['failure_queue']} in the failure queue | {mark(b['contained'] == b['findings'] and b['failure_queue'] == 0)} |")
+          f"{b['failure_queue']} in the failure queue, {b.get('recheck_dead_letter', 0)} in the re-check dead-letter queue "
+          f"| {mark(b['contained'] == b['findings'] and b['failure_queue'] == 0 and not b.get('recheck_dead_letter'))} |")
+        # Issue 26's goals: the deny at IAM's speed, not the settle pass's.
+        goal = 10.0 if key == "burst" else 30.0
+        p99 = b["denied_p99_s"]
+        w(f"| {what}: p99 until each stolen session is denied <= {goal:g} s | "
+          f"{'–' if p99 is None else f'{p99:.1f} s'} | {mark(p99 is not None and p99 <= goal)} |")
+        if key == "burst":
+            inv = b["invocation_p50_s"]
+            w(f"| {what}: one invocation's median <= 0.5 s | {'–' if inv is None else f'{inv:.2f} s'} "
+              f"| {mark(inv is not None and inv <= 0.5)} |")
+        else:
+            calls, roles = b.get("put_role_policy_calls"), b.get("roles_written")
+            w(f"| {what}: `PutRolePolicy` calls within 2x the roles written | {calls} calls, {roles} roles "
+              f"| {mark(calls is not None and roles and calls <= 2 * roles)} |")
     w("")
 
     # -- before and after ----------------------------------------------------------------------
@@ -371,6 +385,12 @@ def main():
         row("AWS calls per finding", lambda b, r: f"{b['aws_calls_per_finding']:.2f} ({b['aws_calls']})")
         row("… by action", lambda b, r: ", ".join(f"{k} {v}" for k, v in b["calls_by_action"].items()))
         row("IAM writes answered `Throttling`", lambda b, r: str(b["throttled_calls"]))
+        row("`PutRolePolicy` calls (answered or throttled) / roles written",
+            lambda b, r: f"{b.get('put_role_policy_calls', '–')} / {b.get('roles_written', '–')}")
+        row("delayed re-checks: messages, batches, items failed, dead-letter queue",
+            lambda b, r: (f"{b['recheck_messages']}, {b['recheck_batches']}, {b['recheck_item_failures']}, "
+                          f"**{b['recheck_dead_letter']}**") if "recheck_messages" in b
+            else "in the invocation (no queue)")
         row("function outcomes (last answer per finding)", lambda b, r: ", ".join(f"{k} {v}" for k, v in sorted(b["outcomes"].items())))
         w("")
         for r in runs:
