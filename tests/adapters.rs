@@ -391,8 +391,8 @@ async fn the_recheck_is_sent_to_the_queue_as_is_and_the_sender_read_once() {
         .match_requests(move |r| {
             r.queue_url() == Some(URL)
                 && r.message_body() == Some(body)
-                // The queue's own DelaySeconds applies: none set per message.
-                && r.delay_seconds().is_none()
+                // The look's own delay (the settle interval), not the queue's default.
+                && r.delay_seconds() == Some(3)
         })
         .then_output(|| SendMessageOutput::builder().message_id("m-1").build());
     let identity = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
@@ -406,7 +406,7 @@ async fn the_recheck_is_sent_to_the_queue_as_is_and_the_sender_read_once() {
         url: URL.into(),
         own: tokio::sync::OnceCell::new(),
     };
-    assert_eq!(queue.send(body).await.unwrap(), "m-1");
+    assert_eq!(queue.send(body, Some(3)).await.unwrap(), "m-1");
     assert_eq!(send.num_calls(), 1);
     for _ in 0..2 {
         assert_eq!(
@@ -438,7 +438,7 @@ async fn a_refused_recheck_send_keeps_the_aws_code() {
         url: "https://sqs.us-east-1.amazonaws.com/123456789012/recheck".into(),
         own: tokio::sync::OnceCell::new(),
     };
-    let err = queue.send("{}").await.unwrap_err();
+    let err = queue.send("{}", None).await.unwrap_err();
     assert_eq!(err.operation, "SendMessage");
     assert_eq!(err.code, "AccessDeniedException");
     assert_eq!(err.message, "refused by the test");

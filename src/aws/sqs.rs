@@ -8,8 +8,13 @@ use futures::FutureExt;
 
 /// The delayed look at a role policy written (`RECHECK_QUEUE_URL`, `respond/recheck.rs`).
 pub trait RecheckQueue: Send + Sync {
-    /// `SendMessage` of one body; the queue's `DelaySeconds` applies. The message id.
-    fn send<'a>(&'a self, body: &'a str) -> BoxFuture<'a, AwsResult<String>>;
+    /// `SendMessage` of one body, delivered after `delay_seconds` (0–900; the queue's own
+    /// `DelaySeconds` when `None`). The message id.
+    fn send<'a>(
+        &'a self,
+        body: &'a str,
+        delay_seconds: Option<i32>,
+    ) -> BoxFuture<'a, AwsResult<String>>;
     /// The `SenderId` SQS records on this function's own messages: its caller identity's user
     /// id (`AROA…:<session>` for a role), to tell its messages from anyone else's.
     fn own_sender_id(&self) -> BoxFuture<'_, AwsResult<String>>;
@@ -35,13 +40,18 @@ impl SqsRecheckQueue {
 }
 
 impl RecheckQueue for SqsRecheckQueue {
-    fn send<'a>(&'a self, body: &'a str) -> BoxFuture<'a, AwsResult<String>> {
+    fn send<'a>(
+        &'a self,
+        body: &'a str,
+        delay_seconds: Option<i32>,
+    ) -> BoxFuture<'a, AwsResult<String>> {
         async move {
             let out = self
                 .sqs
                 .send_message()
                 .queue_url(&self.url)
                 .message_body(body)
+                .set_delay_seconds(delay_seconds)
                 .send()
                 .await
                 .map_err(|e| from_sdk("SendMessage", e))?;

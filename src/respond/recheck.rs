@@ -43,7 +43,7 @@ pub async fn enqueue(
         async move {
             let sent =
                 match RecheckMessage::for_write(&w.account, &w.write, w.finding_id.as_deref()) {
-                    Some(m) => queue.send(&m.to_json()).await,
+                    Some(m) => queue.send(&m.to_json(), Some(delay_for(w.took))).await,
                     None => Err(AwsError::new(
                         "SendMessage",
                         "NotARolePolicy",
@@ -79,6 +79,14 @@ pub async fn enqueue(
         }
     }
     tracing::debug!(ms = ctx.elapsed_ms(), "re-checks queued");
+}
+
+/// When the look should come: the settle pass's interval (twice this invocation's slowest
+/// read-to-write gap, 2.5 to 15 s: a concurrent writer under the same conditions has written by
+/// then), in SQS's whole seconds, rounded up.
+fn delay_for(took: std::time::Duration) -> i32 {
+    let interval = super::settle::interval_for(took);
+    interval.as_millis().div_ceil(1000) as i32
 }
 
 /// A message of the batch: its checked content, or why it was refused.
@@ -168,7 +176,8 @@ impl Responder {
         if rewrites > 0 {
             tracing::warn!(role = %check.role, rewrites, "restored after a concurrent overwrite");
             if let (Some(next), Some(queue)) = (check.next_look(), self.accounts.recheck_queue()) {
-                queue.send(&next.to_json()).await?;
+                let delay = delay_for(std::time::Duration::ZERO);
+                queue.send(&next.to_json(), Some(delay)).await?;
             }
         }
         Ok(rewrites)

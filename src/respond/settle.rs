@@ -35,7 +35,7 @@ const MAX_SETTLE: Duration = Duration::from_secs(15);
 /// the same conditions has a gap like ours, and a pass sooner than its write misses it. `make
 /// bench`'s burst at 1 IAM write/s per account lost 1 of 1,000 sessions in some runs with a
 /// fixed 2.5 s.
-fn interval_for(longest_gap: Duration) -> Duration {
+pub fn interval_for(longest_gap: Duration) -> Duration {
     (longest_gap * 2).clamp(SETTLE, MAX_SETTLE)
 }
 

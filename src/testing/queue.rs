@@ -37,7 +37,11 @@ impl MemoryQueue {
 }
 
 impl RecheckQueue for MemoryQueue {
-    fn send<'a>(&'a self, body: &'a str) -> BoxFuture<'a, AwsResult<String>> {
+    fn send<'a>(
+        &'a self,
+        body: &'a str,
+        _delay_seconds: Option<i32>,
+    ) -> BoxFuture<'a, AwsResult<String>> {
         async move {
             self.faults.enter("SendMessage").await?;
             let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
