@@ -137,6 +137,11 @@ pub trait Accounts: Send + Sync {
     fn regions(&self) -> Option<Arc<dyn EnabledRegions>> {
         None
     }
+    /// The re-check queue (`RECHECK_QUEUE_URL`; `None`: the delayed look runs in the
+    /// invocation, see `respond/recheck.rs`).
+    fn recheck_queue(&self) -> Option<Arc<dyn crate::aws::sqs::RecheckQueue>> {
+        None
+    }
     /// The fire drill's own calls in the responder's account (`None`: drills cannot run here).
     fn drill(&self) -> Option<Arc<dyn crate::aws::drill::DrillCloud>> {
         None
@@ -164,6 +169,9 @@ pub struct SdkAccounts {
     members: Mutex<HashMap<String, (OffsetDateTime, AccountAccess)>>,
     /// EventBridge Scheduler of the responder's own account, built on first use.
     scheduler: std::sync::OnceLock<Arc<dyn Schedules>>,
+    /// The re-check queue's URL, and its client built on first use.
+    recheck_queue_url: Option<String>,
+    recheck_queue: std::sync::OnceLock<Arc<dyn crate::aws::sqs::RecheckQueue>>,
 }
 
 /// One client per region, built on first use and cached: `build` makes it from the SDK
@@ -271,6 +279,8 @@ impl SdkAccounts {
             member_external_id: config.member_role_external_id.clone(),
             members: Mutex::new(HashMap::new()),
             scheduler: std::sync::OnceLock::new(),
+            recheck_queue_url: config.recheck_queue_url.clone(),
+            recheck_queue: std::sync::OnceLock::new(),
         }
     }
 
@@ -413,6 +423,15 @@ impl Accounts for SdkAccounts {
                 .get_or_init(|| {
                     Arc::new(SchedulerClient(aws_sdk_scheduler::Client::new(&self.sdk)))
                 })
+                .clone(),
+        )
+    }
+
+    fn recheck_queue(&self) -> Option<Arc<dyn crate::aws::sqs::RecheckQueue>> {
+        let url = self.recheck_queue_url.as_deref()?;
+        Some(
+            self.recheck_queue
+                .get_or_init(|| Arc::new(crate::aws::sqs::SqsRecheckQueue::new(&self.sdk, url)))
                 .clone(),
         )
     }

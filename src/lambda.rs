@@ -276,6 +276,16 @@ pub async fn handler(
             }),
         };
     }
+    // The re-check queue's batch (its second event source): partial failures as Lambda expects.
+    if crate::respond::recheck::is_sqs_event(&event.payload) {
+        let batch: aws_lambda_events::sqs::SqsEvent = serde_json::from_value(event.payload)
+            .map_err(|e| Diagnostic {
+                error_type: "InvalidSqsEvent".into(),
+                error_message: e.to_string(),
+            })?;
+        let response = responder.recheck_batch(batch).await;
+        return Ok(serde_json::to_value(&response).unwrap_or(Value::Null));
+    }
     let budget = budget(event.context.deadline, now_ms());
     // Who invoked, for manual requests' reports (VERIFY_FINDINGS, respond/verify.rs).
     let caller = crate::respond::verify::Caller::from_context(&event.context);

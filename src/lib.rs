@@ -7,7 +7,9 @@
 //! with `respond` reading the facts and running the stages, and `lambda` holding the glue.
 //! The pure stages are re-exported here under their old paths.
 
-pub use revoker_core::{config, finding_types, input, model, names, plan, policy, report, text};
+pub use revoker_core::{
+    config, finding_types, input, model, names, plan, policy, recheck, report, text,
+};
 
 pub mod accounts;
 pub mod act;

@@ -46,6 +46,8 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     // (sts:AssumeRole on the canary is listed above); and on every finding about a role, its
     // approval tag (src/respond/approval.rs, `session-revoker:approval`).
     "iam:ListRoleTags",
+    // RECHECK_QUEUE_URL (src/aws/sqs.rs): the delayed look at each role policy written.
+    "sqs:SendMessage",
 ];
 
 /// Actions called in a member account through the assumed member role.
@@ -86,6 +88,10 @@ pub const PLATFORM_ACTIONS: &[&str] = &[
     "logs:CreateLogStream",
     "logs:PutLogEvents",
     "sqs:SendMessage",
+    // The re-check queue's event source mapping polls with the function's role.
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
     "kms:GenerateDataKey",
     "kms:Decrypt",
 ];

@@ -458,3 +458,67 @@ async fn role_tag_reads_list_role_tags_and_maps_a_missing_role_to_none() {
         ("ListRoleTags", "AccessDenied")
     );
 }
+
+#[tokio::test]
+async fn the_recheck_is_sent_to_the_queue_as_is_and_the_sender_read_once() {
+    use aws_sdk_sqs::operation::send_message::SendMessageOutput;
+    use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
+    use session_revoker::aws::sqs::{RecheckQueue, SqsRecheckQueue};
+    const URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/recheck";
+    let body = r#"{"version":1,"account":"123456789012","role":"web-app","policy":"role_wide","cutoff":"2026-11-22T03:00:30Z","look":0}"#;
+    let send = mock!(aws_sdk_sqs::Client::send_message)
+        .match_requests(move |r| {
+            r.queue_url() == Some(URL)
+                && r.message_body() == Some(body)
+                // The look's own delay (the settle interval), not the queue's default.
+                && r.delay_seconds() == Some(3)
+        })
+        .then_output(|| SendMessageOutput::builder().message_id("m-1").build());
+    let identity = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(|| {
+        GetCallerIdentityOutput::builder()
+            .user_id("AROAEXAMPLEEXAMPLE01:session-revoker")
+            .build()
+    });
+    let queue = SqsRecheckQueue {
+        sqs: mock_client!(aws_sdk_sqs, [&send]),
+        sts: mock_client!(aws_sdk_sts, [&identity]),
+        url: URL.into(),
+        own: tokio::sync::OnceCell::new(),
+    };
+    assert_eq!(queue.send(body, Some(3)).await.unwrap(), "m-1");
+    assert_eq!(send.num_calls(), 1);
+    for _ in 0..2 {
+        assert_eq!(
+            queue.own_sender_id().await.unwrap(),
+            "AROAEXAMPLEEXAMPLE01:session-revoker"
+        );
+    }
+    assert_eq!(identity.num_calls(), 1, "read once per container");
+}
+
+#[tokio::test]
+async fn a_refused_recheck_send_keeps_the_aws_code() {
+    use session_revoker::aws::sqs::{RecheckQueue, SqsRecheckQueue};
+    let send = mock!(aws_sdk_sqs::Client::send_message).then_http_response(|| {
+        let mut response = aws_smithy_runtime_api::http::Response::new(
+            400.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"refused by the test"}"#,
+            ),
+        );
+        response
+            .headers_mut()
+            .insert("content-type", "application/x-amz-json-1.0");
+        response
+    });
+    let queue = SqsRecheckQueue {
+        sqs: mock_client!(aws_sdk_sqs, [&send]),
+        sts: mock_client!(aws_sdk_sts, []),
+        url: "https://sqs.us-east-1.amazonaws.com/123456789012/recheck".into(),
+        own: tokio::sync::OnceCell::new(),
+    };
+    let err = queue.send("{}", None).await.unwrap_err();
+    assert_eq!(err.operation, "SendMessage");
+    assert_eq!(err.code, "AccessDeniedException");
+    assert_eq!(err.message, "refused by the test");
+}

@@ -478,6 +478,35 @@ async fn the_function_contains_a_stolen_session_as_the_deployed_role() {
     let v = cloud.call(&stolen.creds).await;
     assert!(v.denied(), "the stolen session after the response: {v}");
 
+    // The later look left the invocation: sent, as the deployed role, to the deployed re-check
+    // queue (a refused send would have been settled in the invocation and said so).
+    let deny = all_actions(&report)
+        .into_iter()
+        .find(|a| a["action"] == "revoke_role_sessions" && a["target"] == victim.name)
+        .expect("the deny");
+    assert_eq!(
+        deny["facts"]["recheck"], "queued",
+        "the re-check message as the deployed role: {deny}"
+    );
+    let recheck_url = d.physical("RecheckQueue").to_string();
+    let mut sent = Vec::new();
+    // The queue's delivery delay (DelaySeconds) passes before the message can be read.
+    for _ in 0..15 {
+        sent = cloud.messages(&recheck_url).await;
+        if !sent.is_empty() {
+            break;
+        }
+    }
+    let message: session_revoker::recheck::RecheckMessage = serde_json::from_str(
+        sent.first()
+            .unwrap_or_else(|| panic!("nothing on the deployed re-check queue {recheck_url}")),
+    )
+    .expect("a re-check message");
+    assert_eq!(
+        (message.account.as_str(), message.role.as_str()),
+        (ACCOUNT, victim.name.as_str())
+    );
+
     let published = cloud.messages(&inbox).await;
     assert!(
         published.iter().any(|m| m.contains(&victim.name)),

@@ -4,6 +4,9 @@
 //! in the unit tests (`src/policy.rs`).
 
 mod common;
+/// The re-check queue against moto's SQS (issue 26).
+#[path = "emulated/recheck.rs"]
+mod recheck;
 
 use common::*;
 use serde_json::{json, Value};

@@ -67,6 +67,7 @@ const FUNCTION_VARIABLES: &[(&str, Option<&str>)] = &[
     ("DRILL_ROLE_ARN", None),
     ("DRILL_ROLE_NAME", Some("DrillRoleName")),
     ("DRILL_MAX_WAIT_SECONDS", None),
+    ("RECHECK_QUEUE_URL", None),
     ("LOG_FORMAT", None),
     ("RUST_LOG", Some("LogLevel")),
 ];

@@ -105,6 +105,9 @@ pub struct Config {
     pub approval_required: ApprovalMode,
     /// `APPROVAL_TTL`: how long a proposal can be approved, in whole hours (24 h by default).
     pub approval_ttl_hours: u32,
+    /// `RECHECK_QUEUE_URL`: the SQS queue (with a delivery delay) that carries the delayed look
+    /// at each role policy written (`recheck.rs`); unset, the look runs in the invocation.
+    pub recheck_queue_url: Option<String>,
 }
 
 /// `PERSISTENCE_LOOKBACK` when unset, in days.
@@ -156,6 +159,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("DRILL_MAX_WAIT_SECONDS", "300"),
     ("APPROVAL_REQUIRED", "never"),
     ("APPROVAL_TTL", "24"),
+    ("RECHECK_QUEUE_URL", ""),
 ];
 
 impl Config {
@@ -406,6 +410,21 @@ impl Config {
             |n| (1..=600).contains(n),
             "expected whole seconds from 1 to 600",
         )?;
+        // The URL reaches only the SQS client's QueueUrl parameter; no space or query in it.
+        let recheck_queue_url = match get("RECHECK_QUEUE_URL") {
+            Some(url)
+                if !(url.starts_with("https://") || url.starts_with("http://"))
+                    || url.len() > 512
+                    || url.bytes().any(|b| !b.is_ascii_graphic() || b == b'?' || b == b'#') =>
+            {
+                return Err(invalid(
+                    "RECHECK_QUEUE_URL",
+                    url,
+                    "expected an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)",
+                ))
+            }
+            other => other.map(str::to_string),
+        };
 
         let approval_required = ApprovalMode::parse(get("APPROVAL_REQUIRED").unwrap_or(""))
             .map_err(|e| {
@@ -455,6 +474,7 @@ impl Config {
             drill_max_wait_seconds,
             approval_required,
             approval_ttl_hours,
+            recheck_queue_url,
         })
     }
 

@@ -15,6 +15,7 @@ pub mod model;
 pub mod names;
 pub mod plan;
 pub mod policy;
+pub mod recheck;
 pub mod report;
 pub mod text;
 pub mod verify;

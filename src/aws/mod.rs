@@ -14,6 +14,7 @@ mod iam_restore;
 mod iam_tags;
 pub mod scheduler;
 pub mod sns;
+pub mod sqs;
 pub mod sso_admin;
 pub mod sts;
 

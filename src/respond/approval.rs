@@ -296,7 +296,15 @@ impl Responder {
                 // What the function would have done without approval, now that it is approved.
                 let planned = plan::decide_role(copy, &facts, &self.config, now);
                 let mut done = self
-                    .run_role_plan(planned, &access, ctx, (0, 0), pending, Instant::now())
+                    .run_role_plan(
+                        planned,
+                        &access,
+                        ctx,
+                        (0, 0),
+                        pending,
+                        Instant::now(),
+                        copy.finding_id.as_deref(),
+                    )
                     .await;
                 for a in &mut done {
                     a.facts.insert("approval", "approved".into());

@@ -13,6 +13,7 @@ mod identity_center;
 pub mod metrics;
 mod next_look;
 mod publish;
+pub mod recheck;
 mod restore;
 mod settle;
 mod user;
@@ -98,6 +99,9 @@ impl Responder {
         )
         .await;
         let mut results = results;
+        // The later look at each role policy written: a delayed message when the queue is set
+        // (recheck.rs), else (or when the message cannot be sent) the settle pass here.
+        recheck::enqueue(self, &pending, &ctx, &mut results).await;
         settle::settle(&pending, &ctx, &mut results).await;
         let mut incidents = Vec::new();
         for (result, item) in results.into_iter().zip(&parsed.items) {
@@ -340,6 +344,8 @@ impl Responder {
             Ok(a) => a,
             Err(u) => return self.unreachable(incident, u, ctx),
         };
+        // Findings of this payload at the same role: one after the other (settle.rs).
+        let _turn = pending.role_turn(&access.account, &label).await;
         // The role's approval tag, read beside the facts (no extra round trip when the
         // finding names the role).
         let (facts, tag) = futures::join!(
@@ -392,6 +398,7 @@ impl Responder {
                     (item, first_action),
                     pending,
                     started,
+                    incident.finding_id.as_deref(),
                 )
                 .await;
         }
@@ -410,6 +417,7 @@ impl Responder {
                 (item, first_action),
                 pending,
                 started,
+                incident.finding_id.as_deref(),
             )
             .await;
         approval::annotate(&mut outcomes, &tag);
@@ -427,6 +435,7 @@ impl Responder {
         (item, first_action): (usize, usize),
         pending: &settle::Pending,
         started: Instant,
+        finding_id: Option<&str>,
     ) -> Vec<ActionOutcome> {
         let mut outcomes: Vec<ActionOutcome> = Vec::new();
         for action in planned {
@@ -463,6 +472,8 @@ impl Responder {
                 };
                 pending.push(settle::Written {
                     item,
+                    account: access.account.clone(),
+                    finding_id: finding_id.map(str::to_string),
                     action: first_action + outcomes.len(),
                     iam: access.iam.clone(),
                     write,

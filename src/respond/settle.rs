@@ -17,6 +17,7 @@ use crate::aws::Iam;
 use crate::model::{ActionOutcome, Write};
 use crate::plan::identity_center::PermissionSetTarget;
 use crate::report::IncidentReport;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ const MAX_SETTLE: Duration = Duration::from_secs(15);
 /// the same conditions has a gap like ours, and a pass sooner than its write misses it. `make
 /// bench`'s burst at 1 IAM write/s per account lost 1 of 1,000 sessions in some runs with a
 /// fixed 2.5 s.
-fn interval_for(longest_gap: Duration) -> Duration {
+pub fn interval_for(longest_gap: Duration) -> Duration {
     (longest_gap * 2).clamp(SETTLE, MAX_SETTLE)
 }
 
@@ -53,6 +54,9 @@ const MAX_PASSES: usize = 3;
 pub struct Written {
     /// The payload item the write belongs to.
     pub item: usize,
+    /// The account of the role, and the finding, for the re-check queue's message.
+    pub account: String,
+    pub finding_id: Option<String>,
     /// The action's position in that item's report.
     pub action: usize,
     pub iam: Arc<dyn Iam>,
@@ -74,12 +78,41 @@ pub struct WrittenPermissionSet {
     pub now: time::OffsetDateTime,
 }
 
+/// Per (account, role): the turn of the payload's findings at it.
+type RoleTurns = Mutex<HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>>;
+
+/// What one payload wrote (to look at again), and whose turn it is at each role.
 #[derive(Default)]
-pub struct Pending(Mutex<Vec<Written>>, Mutex<Vec<WrittenPermissionSet>>);
+pub struct Pending(
+    Mutex<Vec<Written>>,
+    Mutex<Vec<WrittenPermissionSet>>,
+    RoleTurns,
+);
 
 impl Pending {
+    /// One finding of the payload at a time reads and writes a given role: the next one reads
+    /// what the last one wrote (a role-wide deny already in place is `already_covered`, no
+    /// second write; a session statement is merged into the document in place), instead of two
+    /// concurrent writes to one policy that the read-back must then merge.
+    pub async fn role_turn(&self, account: &str, role: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = self
+            .2
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((account.to_string(), role.to_string()))
+            .or_default()
+            .clone();
+        turn.lock_owned().await
+    }
+
     pub fn push(&self, w: Written) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(w);
+    }
+
+    /// The role policies written so far, taken (for the re-check queue; what it cannot take
+    /// is pushed back and looked at in the invocation).
+    pub fn take_roles(&self) -> Vec<Written> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     pub fn push_permission_set(&self, w: WrittenPermissionSet) {
@@ -263,6 +296,8 @@ mod tests {
     fn written(took_ms: u64) -> Written {
         Written {
             item: 0,
+            account: "123456789012".into(),
+            finding_id: None,
             action: 0,
             iam: MemoryAccount::new("123456789012"),
             write: Write::DeactivateAccessKey {

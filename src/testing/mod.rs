@@ -6,10 +6,12 @@
 //! enforces no quota: the emulator tests and the drills do that.
 
 mod faults;
+mod queue;
 mod restore;
 mod trail;
 
 pub use faults::Faults;
+pub use queue::{MemoryQueue, OWN_SENDER};
 pub use trail::{MemoryScheduler, MemoryTrail};
 
 use crate::accounts::{AccountAccess, Accounts, Identity, Unreachable};
@@ -423,6 +425,7 @@ pub struct MemoryAccounts {
     trails: BTreeMap<String, Arc<MemoryTrail>>,
     scheduler: Option<Arc<MemoryScheduler>>,
     regions: Option<Arc<MemoryRegions>>,
+    queue: Option<Arc<MemoryQueue>>,
 }
 
 /// The regions enabled for the account, or the error `DescribeRegions` answers.
@@ -450,6 +453,7 @@ impl MemoryAccounts {
             trails: BTreeMap::new(),
             scheduler: None,
             regions: None,
+            queue: None,
         }
     }
 
@@ -475,6 +479,12 @@ impl MemoryAccounts {
         self
     }
 
+    /// The re-check queue (`RECHECK_QUEUE_URL` set).
+    pub fn with_recheck_queue(mut self, queue: &Arc<MemoryQueue>) -> Self {
+        self.queue = Some(queue.clone());
+        self
+    }
+
     pub fn with_unreachable(mut self, account: &str) -> Self {
         self.unreachable.insert(account.to_string());
         self
@@ -482,6 +492,12 @@ impl MemoryAccounts {
 }
 
 impl Accounts for MemoryAccounts {
+    fn recheck_queue(&self) -> Option<Arc<dyn crate::aws::sqs::RecheckQueue>> {
+        self.queue
+            .clone()
+            .map(|q| q as Arc<dyn crate::aws::sqs::RecheckQueue>)
+    }
+
     fn regions(&self) -> Option<Arc<dyn crate::aws::EnabledRegions>> {
         self.regions
             .clone()

@@ -24,6 +24,14 @@ The parts:
   retry (and the throttle's buckets refill, as they would have), so that a run fits in `make bench`
   while every time it reports is what Lambda would have taken.
 
+- RecheckQueue below: the function's delayed re-check (template.yaml's RecheckQueue and its event
+  source mapping). The function sends one message per role policy it wrote to a real queue in moto
+  (through the proxy, so the sends are recorded), with the template's DelaySeconds; the bench polls
+  it the way Lambda's event source mapping does (up to 10 messages a batch), hands each batch to the
+  same pool of function processes as an SQS event, and puts a failed batch item back after the
+  visibility timeout until maxReceiveCount, then into the dead-letter queue. SQS's SenderId is the
+  function's own identity as moto reports it (moto records a fixed placeholder instead).
+
 Ground truth comes from the proxy's records and moto, not from the function's word: a finding is
 *denied* at the end of the first successful PutRolePolicy on its role whose document denies its
 session (a role-wide `aws:TokenIssueTime` cutoff after T0, or a session statement for its
@@ -177,6 +185,89 @@ def denies(doc, userid, issued_epoch):
     return False
 
 
+class RecheckQueue:
+    """The re-check queue and its event source mapping, as far as the burst needs them (see the
+    module doc). Delays are real (moto holds each message for DelaySeconds); a failed item comes
+    back after `visibility_s` (the template's 900 s visibility timeout, shortened for the bench:
+    only when a retry happens depends on it)."""
+
+    NAME = "session-revoker-recheck"
+
+    def __init__(self, endpoint, sender_id, delay_s=15, max_receives=3, visibility_s=30.0, batch=10):
+        self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION,
+                                aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.url = self.sqs.create_queue(QueueName=self.NAME, Attributes={"DelaySeconds": str(int(delay_s))})["QueueUrl"]
+        self.sender_id, self.max_receives = sender_id, max_receives
+        self.visibility_s, self.batch = visibility_s, batch
+        self.receives = collections.Counter()
+        self.again = []  # (ready at, record)
+        self.dead = []  # records that reached maxReceiveCount
+        self.sent = 0
+        self.item_failures = 0
+        self.last_poll = 0.0
+        self.last_depth = (0.0, 0)
+
+    def _record(self, m):
+        return {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": {"SenderId": self.sender_id, "SentTimestamp": m["Attributes"]["SentTimestamp"],
+                               "ApproximateReceiveCount": "1"},
+                "messageAttributes": {}, "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self.NAME}", "awsRegion": REGION}
+
+    def poll(self, now):
+        """SQS events (payload dicts) ready now: messages past their delay, and failed items past
+        their visibility timeout."""
+        if now - self.last_poll < 0.25:
+            return []
+        self.last_poll = now
+        records = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10,
+                                           AttributeNames=["All"]).get("Messages", [])
+            for m in got:
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+            self.sent += len(got)
+            records += [self._record(m) for m in got]
+            if len(got) < 10:
+                break
+        due = [r for at, r in self.again if at <= now]
+        self.again = [(at, r) for at, r in self.again if at > now]
+        records += due
+        return [{"Records": records[i:i + self.batch]} for i in range(0, len(records), self.batch)]
+
+    def result(self, event, kind, body, now):
+        """The function's answer to a batch: its failed items go back to the queue."""
+        failed = {r["messageId"] for r in event["Records"]}
+        if kind == "response":
+            try:
+                failed = {f["itemIdentifier"] for f in json.loads(body).get("batchItemFailures", [])}
+            except (ValueError, AttributeError):
+                pass
+        for r in event["Records"]:
+            if r["messageId"] not in failed:
+                continue
+            self.item_failures += 1
+            self.receives[r["messageId"]] += 1
+            if self.receives[r["messageId"]] >= self.max_receives:
+                self.dead.append(r)
+            else:
+                again = copy.deepcopy(r)
+                again["attributes"]["ApproximateReceiveCount"] = str(self.receives[r["messageId"]] + 1)
+                self.again.append((now + self.visibility_s, again))
+
+    def idle(self, now):
+        """Nothing left to deliver: no item waiting to come back, and the queue empty (delayed
+        messages included)."""
+        if self.again:
+            return False
+        if now - self.last_depth[0] >= 0.25:
+            a = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])["Attributes"]
+            depth = sum(int(a.get(k, 0)) for k in ("ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
+                                                     "ApproximateNumberOfMessagesNotVisible"))
+            self.last_depth = (now, depth)
+        return self.last_depth[1] == 0
+
+
 class LambdaAsync:
     """Lambda's asynchronous invocation for one function (see the module doc)."""
 
@@ -197,18 +288,29 @@ class LambdaAsync:
         """Seconds on the bench's clock for a real monotonic time (see the module doc)."""
         return real_s + sum(g for at, g in self.skips if at <= real_s)
 
-    def run(self, events, t0, limit_s):
+    def run(self, events, t0, limit_s, recheck=None):
         """Delivers `events` (payload dicts) queued at t0; returns per-event attempt histories and the
-        failure queue."""
+        failure queue. With `recheck` (RecheckQueue), its batches run in the same pool as they become
+        due; their histories are kept apart (self.recheck_history)."""
+        events = list(events)
+        findings = len(events)
+        self.recheck_history = []
+        self._findings, self._recheck, self._events = findings, recheck, events
         ready = collections.deque((i, 0, t0) for i in range(len(events)))  # (event, attempt, ready at)
         delayed = []  # (ready at, event, attempt)
         inflight = {}  # request id -> (event, attempt, handed)
         history = [[] for _ in events]
         failure_queue = []
         results = self.api.listen()
-        while ready or delayed or inflight:
+        while ready or delayed or inflight or (recheck is not None and not recheck.idle(time.monotonic())):
             now = time.monotonic()
-            if not ready and not inflight and delayed:
+            if recheck is not None:
+                for batch in recheck.poll(now):
+                    events.append(batch)
+                    history.append([])
+                    ready.append((len(events) - 1, 0, now))
+            # The idle part of Lambda's retry wait is skipped, never a re-check's real delay.
+            if not ready and not inflight and delayed and (recheck is None or recheck.idle(now)):
                 gap = min(d[0] for d in delayed) - now
                 if gap > 0.2:
                     self.skips.append((now, gap))
@@ -232,7 +334,7 @@ class LambdaAsync:
                 self.processes.append(self.spawn(len(self.processes)))
             while ready and len(inflight) < min(self.concurrency, len(self.processes)):
                 i, attempt, _ = ready.popleft()
-                if now - t0 + self.offset() > self.max_event_age_s:
+                if i < findings and now - t0 + self.offset() > self.max_event_age_s:
                     failure_queue.append({"event": i, "reason": "MaximumEventAgeInSeconds", "attempts": attempt})
                     continue
                 rid = self.api.invoke(json.dumps(events[i]).encode())
@@ -253,9 +355,12 @@ class LambdaAsync:
                                "duration_s": end_ns / 1e9 - handed,
                                "outcome": parsed.get("outcome") if isinstance(parsed, dict) else None,
                                "error_type": parsed.get("errorType") if isinstance(parsed, dict) else None})
-            if kind == "error":
+            if i >= findings:
+                recheck.result(events[i], kind, body, time.monotonic())
+            elif kind == "error":
                 self._retry_or_fail(i, attempt, ready, delayed, failure_queue, "function error")
-        return history, failure_queue
+        self.recheck_history = history[findings:]
+        return history[:findings], failure_queue
 
     def _retry_or_fail(self, i, attempt, ready, delayed, failure_queue, reason):
         if attempt < self.max_retries:
@@ -274,6 +379,9 @@ class LambdaAsync:
             if now - handed > self.deadline_s:
                 inflight.pop(rid)
                 history[i].append({"attempt": attempt, "result": "timeout", "end_s": self.virtual(now) - t0})
+                if i >= self._findings:
+                    self._recheck.result(self._events[i], "timeout", b"", now)
+                    continue
                 self._retry_or_fail(i, attempt, ready, delayed, failure_queue, "timeout or runtime exited")
 
     def stop(self):
@@ -360,6 +468,8 @@ def analyse(findings, history, failure_queue, records, t0_ns, final_policies, se
         "calls_by_action": dict(by_action.most_common()),
         "throttled_calls": throttled,
         "put_role_policy_ok": sum(len(v) for v in writes.values()),
+        "put_role_policy_calls": by_action.get("PutRolePolicy", 0),
+        "roles_written": len(writes),
         "duration_s": last,
         "invocation_p50_s": durations[len(durations) // 2] if durations else None,
         "invocation_max_s": durations[-1] if durations else None,

@@ -41,6 +41,7 @@ TRUST = json.dumps({
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 })
 POLICY_NAME = "AWSRevokeOlderSessions"
+RECHECK_QUEUE = "session-revoker-recheck"
 START_TIMEOUT_S = 30
 INVOKE_TIMEOUT_S = 60
 
@@ -97,10 +98,14 @@ class Moto:
         )
         self.iam = session.client("iam", endpoint_url=endpoint)
         self.sns = session.client("sns", endpoint_url=endpoint)
+        self.sqs = session.client("sqs", endpoint_url=endpoint)
 
     def reset(self):
         req = urllib.request.Request(self.endpoint + "/moto-api/reset", data=b"", method="POST")
         urllib.request.urlopen(req, timeout=30).read()
+        # The re-check queue every run's function sends its delayed look to (RECHECK_QUEUE_URL):
+        # only the burst reads it back (burst.RecheckQueue); elsewhere the messages are left.
+        self.sqs.create_queue(QueueName=RECHECK_QUEUE, Attributes={"DelaySeconds": "15"})
 
     def topic(self):
         arn = self.sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
@@ -219,6 +224,9 @@ class Bench:
             "CHAIN_DEPTH": "0",
             # The bench's findings are copies of the sample events, dated 2026-11-22.
             "MAX_FINDING_AGE_HOURS": "0",
+            # The delayed re-check leaves the invocation, as in the template (README "Failure
+            # behaviour"); the queue is created with every moto reset.
+            "RECHECK_QUEUE_URL": f"{self.args.moto}/{ACCOUNT}/{RECHECK_QUEUE}",
         }
         env.update(extra or {})
         return env
@@ -484,7 +492,15 @@ class Bench:
             raise RuntimeError(f"burst proxy did not start (exit code {proxy.poll()})")
         proxy_url = f"http://127.0.0.1:{port}"
         api = RuntimeApi(deadline_s=a.burst_function_timeout)
+        # The delayed re-check (template.yaml RecheckQueue): SQS records the sender's identity as
+        # its SenderId, which the function checks against its own (GetCallerIdentity).
+        sender = boto3.client("sts", endpoint_url=self.args.moto, region_name=REGION, aws_access_key_id="testing",
+                              aws_secret_access_key="testing").get_caller_identity()["UserId"]
+        recheck = B.RecheckQueue(self.args.moto, sender, delay_s=a.burst_recheck_delay,
+                                 visibility_s=a.burst_recheck_visibility) if a.burst_recheck_delay >= 0 else None
         extra = {"AWS_LAMBDA_RUNTIME_API": api.address, "MEMBER_ROLE_NAME": B.MEMBER_ROLE}
+        # No queue: the function's in-invocation settle pass (as before the queue).
+        extra["RECHECK_QUEUE_URL"] = recheck.url if recheck is not None else ""
 
         def spawn(n):
             p = subprocess.Popen(self.rust_argv(), env=self.env(proxy_url, extra), stdin=subprocess.DEVNULL,
@@ -501,7 +517,8 @@ class Bench:
         issued = time.time() - 1.0  # every stolen session was issued before the burst
         t0, t0_ns = time.monotonic(), time.monotonic_ns()
         try:
-            history, failure_queue = service.run([f["event"] for f in findings], t0, a.burst_limit_seconds)
+            history, failure_queue = service.run([f["event"] for f in findings], t0, a.burst_limit_seconds,
+                                                 recheck=recheck)
         finally:
             service.stop()
             api.close()
@@ -528,8 +545,16 @@ class Bench:
             "mix": "half the roles application roles (MaliciousIPCaller, role-wide deny), half EC2 instance roles "
                    "(InstanceCredentialExfiltration.OutsideAWS, session-scoped deny)",
         }
+        settings["recheck"] = ({"delay_s": a.burst_recheck_delay, "visibility_s": a.burst_recheck_visibility,
+                                "max_receives": recheck.max_receives, "batch": recheck.batch}
+                               if recheck is not None else "in the invocation (no queue)")
         summary, per = B.analyse(findings, history, failure_queue, records, t0_ns, final, settings,
                                  clock=service.virtual)
+        if recheck is not None:
+            summary["recheck_messages"] = recheck.sent
+            summary["recheck_batches"] = len(service.recheck_history)
+            summary["recheck_item_failures"] = recheck.item_failures
+            summary["recheck_dead_letter"] = len(recheck.dead)
         # Every call of the run, for a closer look at a finding that was not contained.
         with open(os.path.join(self.args.log_dir, f"burst-records-{throttle_rate:g}.json"), "w") as f:
             json.dump({"findings": [{k: v for k, v in x.items() if k != "event"} for x in findings],
@@ -633,6 +658,10 @@ def main():
     ap.add_argument("--burst-throttle-burst", type=float, default=10.0, help="IAM write token bucket size")
     ap.add_argument("--burst-function-timeout", type=float, default=900.0)
     ap.add_argument("--burst-limit-seconds", type=float, default=240.0, help="the bench stops the burst after this")
+    ap.add_argument("--burst-recheck-delay", type=float, default=15.0,
+                    help="the re-check queue's DelaySeconds (template.yaml); negative: no queue, the in-invocation pass")
+    ap.add_argument("--burst-recheck-visibility", type=float, default=30.0,
+                    help="seconds before a failed re-check item comes back (the template's 900, shortened)")
     ap.add_argument("--burst-png", help="where to write the plot")
     ap.add_argument("--only", choices=["cold", "first", "deny", "rss", "compare", "burst"], action="append")
     ap.add_argument("--no-baseline", action="store_true", help="cold start of the binary only")

@@ -1,0 +1,191 @@
+use super::*;
+use std::collections::HashMap;
+use time::macros::datetime;
+
+const ROLE_ID: &str = "AROAEXAMPLEEXAMPLE01";
+const SENT: OffsetDateTime = datetime!(2026-12-06 03:00:00 UTC);
+
+fn config(extra: &[(&str, &str)]) -> Config {
+    let vars: HashMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_vars(&vars).unwrap()
+}
+
+fn sessions_write(sessions: &[(&str, OffsetDateTime)]) -> Write {
+    let map: BTreeMap<String, OffsetDateTime> = sessions
+        .iter()
+        .map(|(s, c)| (format!("{ROLE_ID}:{s}"), *c))
+        .collect();
+    Write::PutRolePolicy {
+        role: "app".into(),
+        policy_name: SESSION_POLICY_NAME,
+        document: SessionRevocations {
+            sessions: map.clone(),
+        }
+        .to_json(),
+        cutoff: SENT + Duration::seconds(30),
+        previous_cutoff: None,
+        note: None,
+        sessions: map.keys().cloned().collect(),
+        fallback: None,
+    }
+}
+
+fn role_wide(cutoff: OffsetDateTime) -> Write {
+    Write::PutRolePolicy {
+        role: "app".into(),
+        policy_name: ROLE_POLICY_NAME,
+        document: RevocationPolicy { cutoff }.to_json(),
+        cutoff,
+        previous_cutoff: None,
+        note: None,
+        sessions: Vec::new(),
+        fallback: None,
+    }
+}
+
+#[test]
+fn a_written_deny_round_trips_through_the_message() {
+    let cutoff = SENT + Duration::seconds(30);
+    let m = RecheckMessage::for_write("210987654321", &role_wide(cutoff), Some("abc123")).unwrap();
+    let back = read(&m.to_json(), &config(&[]), SENT).unwrap();
+    assert_eq!(back.policy, PolicyKind::RoleWide);
+    assert_eq!(back.cutoff, cutoff);
+    assert_eq!(back.to_write(), role_wide(cutoff));
+
+    // Sessions keep their own cutoffs (an earlier one in place is not moved forward).
+    let early = SENT - Duration::hours(1);
+    let w = sessions_write(&[
+        ("i-0123456789abcdef0", SENT + Duration::seconds(30)),
+        ("etl-01", early),
+    ]);
+    let m = RecheckMessage::for_write("210987654321", &w, None).unwrap();
+    let back = read(&m.to_json(), &config(&[]), SENT).unwrap();
+    assert_eq!(back.sessions[&format!("{ROLE_ID}:etl-01")], early);
+    assert_eq!(back.to_write(), w);
+}
+
+#[test]
+fn only_role_policy_writes_of_our_two_names_make_a_message() {
+    let mut w = role_wide(SENT);
+    if let Write::PutRolePolicy { policy_name, .. } = &mut w {
+        *policy_name = "SomethingElse";
+    }
+    assert!(RecheckMessage::for_write("210987654321", &w, None).is_none());
+    let key = Write::DeactivateAccessKey {
+        user: "u".into(),
+        access_key_id: "AKIAEXAMPLEEXAMPLE01".into(),
+    };
+    assert!(RecheckMessage::for_write("210987654321", &key, None).is_none());
+    // A finding id that is not plain alphanumerics is left out, not carried.
+    let m = RecheckMessage::for_write("210987654321", &role_wide(SENT), Some("a\"b")).unwrap();
+    assert_eq!(m.finding_id, None);
+}
+
+fn message(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let w = sessions_write(&[("etl-01", SENT + Duration::seconds(30))]);
+    let mut v =
+        serde_json::to_value(RecheckMessage::for_write("210987654321", &w, None).unwrap()).unwrap();
+    edit(&mut v);
+    v.to_string()
+}
+
+#[test]
+fn a_forged_message_cannot_ask_for_more_than_this_function_writes() {
+    let c = config(&[
+        ("PROTECTED_ROLES", "break-glass*"),
+        ("ALLOWED_ACCOUNTS", "210987654321"),
+    ]);
+    let refused = |body: String| read(&body, &c, SENT).unwrap_err();
+    assert!(read(&message(|_| {}), &c, SENT).is_ok());
+    // A cutoff in the future would refuse the role's fresh, honest sessions.
+    assert_eq!(
+        refused(message(|v| v["cutoff"] = "2027-01-01T00:00:00Z".into())),
+        Refused::FutureCutoff
+    );
+    assert_eq!(
+        refused(message(
+            |v| v["sessions"][0]["cutoff"] = "2027-01-01T00:00:00Z".into()
+        )),
+        Refused::FutureCutoff
+    );
+    // A policy variable or wildcard in a session, or a user id, never reaches a policy.
+    for bad in [
+        format!("{ROLE_ID}:${{aws:username}}"),
+        "*".into(),
+        "AIDAEXAMPLEEXAMPLE01".into(),
+    ] {
+        assert_eq!(
+            refused(message(|v| v["sessions"][0]["userid"] = bad.clone().into())),
+            Refused::Session(bad)
+        );
+    }
+    assert_eq!(
+        refused(message(|v| v["role"] = "break-glass-admin".into())),
+        Refused::Protected("break-glass-admin".into())
+    );
+    assert_eq!(
+        refused(message(|v| v["role"] = "a/b".into())),
+        Refused::Role
+    );
+    assert_eq!(
+        refused(message(|v| v["account"] = "123456789012".into())),
+        Refused::NotAllowed("123456789012".into())
+    );
+    assert_eq!(
+        refused(message(|v| v["account"] = "1234".into())),
+        Refused::Account
+    );
+    // Another policy name, an unknown field, another version: unreadable or refused.
+    assert!(matches!(
+        refused(message(|v| v["policy"] = "AdministratorAccess".into())),
+        Refused::Unreadable(_)
+    ));
+    assert!(matches!(
+        refused(message(|v| v["document"] = "{}".into())),
+        Refused::Unreadable(_)
+    ));
+    assert_eq!(
+        refused(message(|v| v["version"] = 2.into())),
+        Refused::Version(2)
+    );
+    assert_eq!(
+        refused(message(|v| v["policy"] = "role_wide".into())),
+        Refused::Shape
+    );
+    assert_eq!(
+        refused(message(|v| v["sessions"] = serde_json::json!([]))),
+        Refused::Shape
+    );
+    assert_eq!(
+        refused(message(|v| v["cutoff"] = "2026-12-01T00:00:00Z".into())),
+        Refused::Stale
+    );
+}
+
+#[test]
+fn messages_for_the_same_role_policy_become_one_look() {
+    let c = config(&[]);
+    let a = sessions_write(&[("etl-01", SENT)]);
+    let b = sessions_write(&[("etl-02", SENT + Duration::seconds(10))]);
+    let mut other = role_wide(SENT);
+    if let Write::PutRolePolicy { role, .. } = &mut other {
+        *role = "other".into();
+    }
+    let checks: Vec<(usize, Recheck)> = [a, other, b]
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let m = RecheckMessage::for_write("210987654321", w, None).unwrap();
+            (i, read(&m.to_json(), &c, SENT).unwrap())
+        })
+        .collect();
+    let merged = merge_by_role(checks);
+    assert_eq!(merged.len(), 2);
+    let (places, app) = merged.iter().find(|(_, r)| r.role == "app").unwrap();
+    assert_eq!(places, &vec![0, 2]);
+    assert_eq!(app.sessions.len(), 2);
+    assert_eq!(app.cutoff, SENT + Duration::seconds(10));
+}

@@ -1,0 +1,200 @@
+//! The later look at each role policy written, as a delayed message on the re-check queue
+//! (`RECHECK_QUEUE_URL`, the template's `RecheckQueue` with its `DelaySeconds`) instead of a
+//! sleep inside the invocation that wrote the deny.
+//!
+//! The invocation writes the deny and reads it back at once (as before), then sends one message
+//! per role policy written and returns. The queue delivers the message after its delay to this
+//! same function (its second event source); that invocation reads the policy again and
+//! re-merges exactly as the settle pass does (`reconcile`). A policy that still does not hold
+//! fails its batch item (`ConcurrentModification`): SQS delivers it again, and after the
+//! queue's `maxReceiveCount` it lands in the dead-letter queue, whose alarm fires.
+//!
+//! Without a queue (local runs, `make demo`), or when a message cannot be sent, the settle pass
+//! runs in the invocation as before (settle.rs): a deny is never left without its later look.
+
+use super::settle::Pending;
+use super::Responder;
+use crate::act::revoke_role_sessions::{reconcile, RolePolicyWrite};
+use crate::act::Ctx;
+use crate::error::AwsError;
+use crate::recheck::{self, Recheck, RecheckMessage, Refused};
+use crate::report::IncidentReport;
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Sends the later look at every role policy written in this invocation to the queue; what
+/// cannot be sent stays in `pending`, for the settle pass that follows.
+pub async fn enqueue(
+    r: &Responder,
+    pending: &Pending,
+    ctx: &Ctx,
+    reports: &mut [Option<IncidentReport>],
+) {
+    let Some(queue) = r.accounts.recheck_queue() else {
+        return;
+    };
+    let written = pending.take_roles();
+    if written.is_empty() {
+        return;
+    }
+    let sends = written.into_iter().map(|w| {
+        let queue = Arc::clone(&queue);
+        async move {
+            let sent =
+                match RecheckMessage::for_write(&w.account, &w.write, w.finding_id.as_deref()) {
+                    Some(m) => queue.send(&m.to_json(), Some(delay_for(w.took))).await,
+                    None => Err(AwsError::new(
+                        "SendMessage",
+                        "NotARolePolicy",
+                        "not a role policy of this function",
+                    )),
+                };
+            (w, sent)
+        }
+    });
+    for (w, sent) in futures::future::join_all(sends).await {
+        let action = reports
+            .get_mut(w.item)
+            .and_then(Option::as_mut)
+            .and_then(|r| r.actions.get_mut(w.action));
+        match sent {
+            Ok(id) => {
+                if let Some(a) = action {
+                    a.facts.insert("recheck", "queued".into());
+                    a.facts.insert("recheck_message_id", id);
+                }
+            }
+            Err(e) => {
+                // Never silently: the settle pass in this invocation looks at it instead.
+                tracing::warn!(account = %w.account, code = %e.code, error = %e.message, "the re-check message could not be sent: settling in the invocation");
+                if let Some(a) = action {
+                    a.facts.insert(
+                        "recheck",
+                        format!("in the invocation (SendMessage failed: {})", e.code),
+                    );
+                }
+                pending.push(w);
+            }
+        }
+    }
+    tracing::debug!(ms = ctx.elapsed_ms(), "re-checks queued");
+}
+
+/// When the look should come: the settle pass's interval (twice this invocation's slowest
+/// read-to-write gap, 2.5 to 15 s: a concurrent writer under the same conditions has written by
+/// then), in SQS's whole seconds, rounded up.
+fn delay_for(took: std::time::Duration) -> i32 {
+    let interval = super::settle::interval_for(took);
+    interval.as_millis().div_ceil(1000) as i32
+}
+
+/// A message of the batch: its checked content, or why it was refused.
+fn read_message(m: &SqsMessage, own_sender: &str, r: &Responder) -> Result<Recheck, Refused> {
+    let sender = m.attributes.get("SenderId").map(String::as_str);
+    if !sender.is_some_and(|s| recheck::is_own_sender(s, own_sender)) {
+        return Err(Refused::Sender(sender.unwrap_or("-").to_string()));
+    }
+    // SQS's own clock, not the sender's word: bounds the cutoffs a message may ask for.
+    let sent = m
+        .attributes
+        .get("SentTimestamp")
+        .and_then(|t| t.parse::<i64>().ok())
+        .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
+        .ok_or(Refused::NoSentTime)?;
+    recheck::read(m.body.as_deref().unwrap_or_default(), &r.config, sent)
+}
+
+impl Responder {
+    /// A batch of the re-check queue: every message read and checked, those naming the same
+    /// role policy merged into one look, each look a read-merge-write. The batch items that
+    /// failed (refused, or a policy that still does not hold) go back to the queue.
+    pub async fn recheck_batch(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        let id = |m: &SqsMessage| m.message_id.clone().unwrap_or_default();
+        let own = match self.accounts.recheck_queue() {
+            Some(queue) => queue.own_sender_id().await,
+            None => Err(AwsError::new(
+                "Recheck",
+                "NoRecheckQueue",
+                "a re-check message arrived but RECHECK_QUEUE_URL is not set: its sender cannot be checked",
+            )),
+        };
+        let own = match own {
+            Ok(own) => own,
+            Err(e) => {
+                tracing::error!(code = %e.code, error = %e.message, "re-check batch not read: every message goes back to the queue");
+                response.set_failures(event.records.iter().map(id));
+                return response;
+            }
+        };
+        let mut checks = Vec::new();
+        for (at, m) in event.records.iter().enumerate() {
+            match read_message(m, &own, self) {
+                Ok(check) => checks.push((at, check)),
+                Err(refused) => {
+                    // Not acted on, and not dropped quietly: it fails until the dead-letter
+                    // queue takes it, and the queue's alarm tells a person.
+                    tracing::error!(message_id = %id(m), reason = %refused, "re-check message refused");
+                    response.add_failure(id(m));
+                }
+            }
+        }
+        let looks = recheck::merge_by_role(checks)
+            .into_iter()
+            .map(|(places, check)| async move { (places, self.look(&check).await, check) });
+        for (places, result, check) in futures::future::join_all(looks).await {
+            match result {
+                Ok(rewrites) => {
+                    tracing::info!(account = %check.account, role = %check.role, look = check.look, messages = places.len(), rewrites, "re-checked: the deny holds")
+                }
+                Err(e) => {
+                    tracing::error!(account = %check.account, role = %check.role, look = check.look, code = %e.code, error = %e.message, "re-check failed: the batch items go back to the queue");
+                    for at in places {
+                        response.add_failure(id(&event.records[at]));
+                    }
+                }
+            }
+        }
+        response
+    }
+
+    /// One delayed look: read, merge what a concurrent writer dropped, write; another look
+    /// is queued while writers are still racing (it had to rewrite).
+    async fn look(&self, check: &Recheck) -> Result<u32, AwsError> {
+        let access = self
+            .accounts
+            .access(&check.account, "recheck")
+            .await
+            .map_err(|u| {
+                u.error
+                    .unwrap_or_else(|| AwsError::new("AssumeRole", "Unreachable", u.reason))
+            })?;
+        let write = check.to_write();
+        let w = RolePolicyWrite::from_write(&write).expect("a role policy write");
+        let rewrites = reconcile(access.iam.as_ref(), &w).await?;
+        if rewrites > 0 {
+            tracing::warn!(role = %check.role, rewrites, "restored after a concurrent overwrite");
+            if let (Some(next), Some(queue)) = (check.next_look(), self.accounts.recheck_queue()) {
+                let delay = delay_for(std::time::Duration::ZERO);
+                queue.send(&next.to_json(), Some(delay)).await?;
+            }
+        }
+        Ok(rewrites)
+    }
+}
+
+/// Whether a payload is an SQS event (the re-check queue's), not a finding.
+pub fn is_sqs_event(payload: &serde_json::Value) -> bool {
+    payload
+        .get("Records")
+        .and_then(|r| r.as_array())
+        .and_then(|r| r.first())
+        .and_then(|m| m.get("eventSource"))
+        .and_then(|s| s.as_str())
+        == Some("aws:sqs")
+}
+
+#[cfg(test)]
+#[path = "recheck_tests.rs"]
+mod tests;
