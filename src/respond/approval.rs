@@ -300,10 +300,9 @@ impl Responder {
                         planned,
                         &access,
                         ctx,
-                        (0, 0),
+                        (0, 0, copy.finding_id.as_deref()),
                         pending,
                         Instant::now(),
-                        copy.finding_id.as_deref(),
                     )
                     .await;
                 for a in &mut done {

@@ -395,10 +395,9 @@ impl Responder {
                     planned,
                     &access,
                     ctx,
-                    (item, first_action),
+                    (item, first_action, incident.finding_id.as_deref()),
                     pending,
                     started,
-                    incident.finding_id.as_deref(),
                 )
                 .await;
         }
@@ -414,10 +413,9 @@ impl Responder {
                 decided.now,
                 &access,
                 ctx,
-                (item, first_action),
+                (item, first_action, incident.finding_id.as_deref()),
                 pending,
                 started,
-                incident.finding_id.as_deref(),
             )
             .await;
         approval::annotate(&mut outcomes, &tag);
@@ -432,10 +430,11 @@ impl Responder {
         planned: Vec<PlannedAction>,
         access: &AccountAccess,
         ctx: &Ctx,
-        (item, first_action): (usize, usize),
+        // Where the outcomes go in the report (payload item, first action), and the finding
+        // they answer (for the re-check's logs).
+        (item, first_action, finding_id): (usize, usize, Option<&str>),
         pending: &settle::Pending,
         started: Instant,
-        finding_id: Option<&str>,
     ) -> Vec<ActionOutcome> {
         let mut outcomes: Vec<ActionOutcome> = Vec::new();
         for action in planned {
