@@ -490,8 +490,9 @@ async fn the_function_contains_a_stolen_session_as_the_deployed_role() {
     );
     let recheck_url = d.physical("RecheckQueue").to_string();
     let mut sent = Vec::new();
-    // The queue's delivery delay (DelaySeconds) passes before the message can be read.
-    for _ in 0..15 {
+    // The message's delivery delay (30 s, recheck::RECHECK_DELAY_SECONDS) passes before it can
+    // be read: up to 50 s of 2 s long polls.
+    for _ in 0..25 {
         sent = cloud.messages(&recheck_url).await;
         if !sent.is_empty() {
             break;

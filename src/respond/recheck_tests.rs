@@ -92,7 +92,22 @@ async fn the_deny_is_queued_for_a_later_look_that_restores_it_after_a_concurrent
     );
     let written = cutoff_in_place(&a).expect("the deny is written before the invocation ends");
     let sent = queue.take();
-    assert_eq!(sent.len(), 1, "one look per role policy written");
+    assert_eq!(
+        sent.len(),
+        2,
+        "a quick and a final look per role policy written"
+    );
+    let mut delays = queue.delays();
+    delays.sort();
+    assert_eq!(
+        delays.last().copied().flatten(),
+        Some(super::RECHECK_DELAY_SECONDS),
+        "the final look outlasts any writer's gap: {delays:?}"
+    );
+    assert!(
+        delays[0].is_some_and(|d| d < super::RECHECK_DELAY_SECONDS),
+        "the quick look comes sooner: {delays:?}"
+    );
 
     // A concurrent responder that read the policy before our write writes an older cutoff.
     let older = RevocationPolicy {
@@ -149,8 +164,8 @@ async fn a_deny_a_writer_keeps_erasing_fails_its_batch_item_for_the_dead_letter_
     eraser.abort();
     assert_eq!(
         failures(&response),
-        vec!["m-0"],
-        "SQS delivers it again, then the DLQ"
+        vec!["m-0", "m-1"],
+        "SQS delivers both looks again, then the DLQ"
     );
 }
 
@@ -265,5 +280,9 @@ async fn findings_of_one_payload_at_the_same_role_make_one_write_and_one_look() 
         .unwrap();
     assert_eq!(report.incidents.len(), 2);
     assert_eq!(a.faults.calls("PutRolePolicy"), 1, "{report:#?}");
-    assert_eq!(queue.len(), 1, "one look for the one write");
+    assert_eq!(
+        queue.len(),
+        2,
+        "one quick and one final look for the one write"
+    );
 }

@@ -15,6 +15,8 @@ pub const OWN_SENDER: &str = "AROARESPONDEREXAMPLE:session-revoker";
 pub struct MemoryQueue {
     pub faults: Faults,
     sent: Mutex<Vec<String>>,
+    /// The delay asked for each message ever sent, in order (not taken).
+    delays: Mutex<Vec<Option<i32>>>,
 }
 
 impl MemoryQueue {
@@ -25,6 +27,14 @@ impl MemoryQueue {
     /// The bodies sent so far, oldest first; taken (the queue delivers each once).
     pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.sent.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The delay asked for each message sent so far, oldest first.
+    pub fn delays(&self) -> Vec<Option<i32>> {
+        self.delays
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn len(&self) -> usize {
@@ -40,10 +50,14 @@ impl RecheckQueue for MemoryQueue {
     fn send<'a>(
         &'a self,
         body: &'a str,
-        _delay_seconds: Option<i32>,
+        delay_seconds: Option<i32>,
     ) -> BoxFuture<'a, AwsResult<String>> {
         async move {
             self.faults.enter("SendMessage").await?;
+            self.delays
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(delay_seconds);
             let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
             sent.push(body.to_string());
             Ok(format!("message-{}", sent.len()))

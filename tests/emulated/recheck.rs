@@ -47,16 +47,35 @@ async fn the_deny_sends_a_delayed_look_that_sqs_delivers_and_the_function_reads(
             .unwrap(),
     );
 
-    let received = sqs
-        .receive_message()
-        .queue_url(&url)
-        .max_number_of_messages(10)
-        .message_system_attribute_names(MessageSystemAttributeName::All)
-        .send()
-        .await
-        .unwrap();
-    let messages = received.messages();
-    assert_eq!(messages.len(), 1, "one look per role policy written");
+    // The quick look comes after a few seconds, the final one after RECHECK_DELAY_SECONDS (30 s):
+    // long polls for up to twice that.
+    let mut received = Vec::new();
+    for _ in 0..12 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(5)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        received.extend(out.messages().iter().cloned());
+        if received.len() >= 2 {
+            break;
+        }
+    }
+    let messages = &received;
+    assert_eq!(
+        messages.len(),
+        2,
+        "a quick and a final look per role policy written"
+    );
+    assert_eq!(
+        messages[0].body(),
+        messages[1].body(),
+        "the same look, twice"
+    );
     let m = &messages[0];
     let body: RecheckMessage = serde_json::from_str(m.body().unwrap()).unwrap();
     assert_eq!(body.role, "web-app");
