@@ -381,7 +381,9 @@ async fn throttling_that_outlasts_the_retries_fails_the_invocation_with_attempts
     assert_eq!(err.error_type(), "ActionsFailed");
     let msg = err.to_string();
     assert!(
-        msg.contains("retryable") && msg.contains("Throttling") && msg.contains("up to 5 attempts"),
+        msg.contains("retryable")
+            && msg.contains("Throttling")
+            && msg.contains(&format!("up to {MAX_ATTEMPTS} attempts")),
         "{msg}"
     );
     assert_eq!(throttled.num_calls(), MAX_ATTEMPTS as usize);
