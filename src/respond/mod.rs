@@ -15,6 +15,7 @@ mod next_look;
 mod publish;
 pub mod recheck;
 mod restore;
+mod role;
 mod settle;
 mod user;
 pub mod verify;
@@ -26,12 +27,10 @@ pub use crate::act::Budget;
 use crate::act::{self, Ctx, REPORT_RESERVE};
 use crate::aws::Notifier;
 use crate::clock::Clock;
-use crate::config::{Config, RevokeScope};
+use crate::config::Config;
 use crate::error::{AwsError, HandlerError};
 use crate::input::parse_payload;
-use crate::model::{
-    ActionKind, ActionOutcome, Incident, PlannedAction, RoleTarget, Status, Step, Triage, Write,
-};
+use crate::model::{ActionKind, ActionOutcome, Incident, PlannedAction, Status, Triage, Write};
 use crate::plan;
 use crate::report::{IncidentReport, Report};
 use futures::{FutureExt, StreamExt};
@@ -259,233 +258,6 @@ impl Responder {
         a.commands = by_hand.commands;
         a.at_ms = ctx.elapsed_ms();
         vec![a]
-    }
-
-    async fn handle_role(
-        &self,
-        incident: &Incident,
-        target: &RoleTarget,
-        ctx: &Ctx,
-        item: usize,
-        pending: &settle::Pending,
-    ) -> Vec<ActionOutcome> {
-        // Approval (issue 25) is for what a finding would cut: a person's own revoke, or a
-        // Security Hub custom action a person chose, is that person's decision already.
-        let approval =
-            incident.origin != crate::model::Origin::Manual && incident.requested_via.is_none();
-        self.respond_to_role(
-            &self.config,
-            approval,
-            incident,
-            target,
-            ctx,
-            (item, 0),
-            pending,
-        )
-        .await
-    }
-
-    /// As `handle_role`, deciding with `config` (the follow-up's sessions: session scope, no
-    /// re-association; a drill's canary) and never waiting for approval.
-    ///
-    /// `first_action`: where these outcomes will start in the item's report (the settle pass
-    /// finds its action there).
-    #[allow(clippy::too_many_arguments)]
-    async fn handle_role_with(
-        &self,
-        config: &Config,
-        incident: &Incident,
-        target: &RoleTarget,
-        ctx: &Ctx,
-        item: usize,
-        first_action: usize,
-        pending: &settle::Pending,
-    ) -> Vec<ActionOutcome> {
-        self.respond_to_role(
-            config,
-            false,
-            incident,
-            target,
-            ctx,
-            (item, first_action),
-            pending,
-        )
-        .await
-    }
-
-    /// A role's response: read, decide (with `approval`, what cuts more than the attacker is
-    /// proposed, approval.rs), write.
-    #[allow(clippy::too_many_arguments)]
-    async fn respond_to_role(
-        &self,
-        config: &Config,
-        approval: bool,
-        incident: &Incident,
-        target: &RoleTarget,
-        ctx: &Ctx,
-        (item, first_action): (usize, usize),
-        pending: &settle::Pending,
-    ) -> Vec<ActionOutcome> {
-        // From the first read to each write: this invocation's own read-to-write gap, which the
-        // settle interval must outlast for a concurrent writer under the same conditions.
-        let started = Instant::now();
-        let label = target
-            .name
-            .clone()
-            .or_else(|| target.role_id.clone())
-            .unwrap_or_default();
-        let session_scope = plan::effective_scope(incident, config) == RevokeScope::Session;
-        let kind = if session_scope {
-            ActionKind::RevokeSessions
-        } else {
-            ActionKind::RevokeRoleSessions
-        };
-        let (access, identity) = match self.access(incident).await {
-            Ok(a) => a,
-            Err(u) => return self.unreachable(incident, u, ctx),
-        };
-        // Findings of this payload at the same role: one after the other (settle.rs).
-        let _turn = pending.role_turn(&access.account, &label).await;
-        // The role's approval tag, read beside the facts (no extra round trip when the
-        // finding names the role).
-        let (facts, tag) = futures::join!(
-            facts::role_facts(access.iam.as_ref(), target, identity, session_scope),
-            approval::read_tag(
-                access.iam.as_ref(),
-                target.name.as_deref().filter(|_| approval)
-            )
-        );
-        let facts = match facts {
-            Ok(f) => f,
-            Err(step) => {
-                return vec![
-                    self.execute(
-                        PlannedAction {
-                            kind,
-                            target: label,
-                            step,
-                        },
-                        Some(&access),
-                        ctx,
-                    )
-                    .await,
-                ]
-            }
-        };
-        // Identity Center roles, with IDENTITY_CENTER_INSTANCE_ARN: through the permission set.
-        if let Some(done) = identity_center::respond(
-            self,
-            incident,
-            &facts,
-            &access,
-            ctx,
-            item,
-            first_action,
-            pending,
-        )
-        .await
-        {
-            return done;
-        }
-        let now = self.clock.now();
-        if !approval {
-            let planned = plan::decide_role(incident, &facts, config, now);
-            return self
-                .run_role_plan(
-                    planned,
-                    &access,
-                    ctx,
-                    (item, first_action, incident.finding_id.as_deref()),
-                    pending,
-                    started,
-                )
-                .await;
-        }
-        let tag = match tag {
-            approval::TagRead::NotAsked => {
-                approval::read_tag(access.iam.as_ref(), Some(&facts.role.name)).await
-            }
-            read => read,
-        };
-        let decided = approval::decide(incident, &facts, config, &tag, now);
-        let mut outcomes = self
-            .run_role_plan(
-                decided.now,
-                &access,
-                ctx,
-                (item, first_action, incident.finding_id.as_deref()),
-                pending,
-                started,
-            )
-            .await;
-        approval::annotate(&mut outcomes, &tag);
-        outcomes.extend(decided.proposed);
-        outcomes
-    }
-
-    /// Carries out a role's plan in order, each write in place before the next; a
-    /// re-association only after this run's deny.
-    async fn run_role_plan(
-        &self,
-        planned: Vec<PlannedAction>,
-        access: &AccountAccess,
-        ctx: &Ctx,
-        // Where the outcomes go in the report (payload item, first action), and the finding
-        // they answer (for the re-check's logs).
-        (item, first_action, finding_id): (usize, usize, Option<&str>),
-        pending: &settle::Pending,
-        started: Instant,
-    ) -> Vec<ActionOutcome> {
-        let mut outcomes: Vec<ActionOutcome> = Vec::new();
-        for action in planned {
-            // Re-associating after a deny that failed would hand the instance credentials
-            // while the stolen ones still work: only after this run's deny is in place.
-            let deny_in_place = outcomes
-                .first()
-                .is_some_and(|o| matches!(o.status, Status::Done | Status::WouldDo));
-            if action.kind == ActionKind::ReassociateInstanceProfile && !deny_in_place {
-                let mut skipped = ActionOutcome::new(
-                    action.kind,
-                    &action.target,
-                    Status::Skipped,
-                    "the deny was not written, so the instance keeps its current association",
-                );
-                skipped.at_ms = ctx.elapsed_ms();
-                outcomes.push(skipped);
-                continue;
-            }
-            let written = match &action.step {
-                Step::Write(w @ Write::PutRolePolicy { .. }) => Some(w.clone()),
-                _ => None,
-            };
-            let mut outcome = self.execute(action, Some(access), ctx).await;
-            if let (Some(write), Status::Done) = (written, outcome.status) {
-                // The policy actually written: the planned one, or its role-wide fallback.
-                let write = match write {
-                    Write::PutRolePolicy {
-                        policy_name,
-                        fallback: Some(fallback),
-                        ..
-                    } if outcome.policy_name != Some(policy_name) => *fallback,
-                    w => w,
-                };
-                pending.push(settle::Written {
-                    item,
-                    account: access.account.clone(),
-                    finding_id: finding_id.map(str::to_string),
-                    action: first_action + outcomes.len(),
-                    iam: access.iam.clone(),
-                    write,
-                    took: started.elapsed(),
-                });
-            }
-            if let Some(via) = &access.via_role {
-                outcome.facts.insert("via_role", via.clone());
-            }
-            outcome.facts.insert("account", access.account.clone());
-            outcomes.push(outcome);
-        }
-        outcomes
     }
 
     /// Carries out one planned action (or, in a dry run, says what it would do).
