@@ -1500,6 +1500,37 @@ async fn role_may(
     judge(&requests).iter().map(allowed).collect()
 }
 
+/// The calls `ReassociateInstanceProfile=true` grants in `account` (template and member role):
+/// `(action, resource, context)` for [`role_may`], with owned resources.
+fn reassociation_asks(account: &str) -> Vec<(&'static str, String, Value)> {
+    let instance = format!("arn:aws:ec2:{REGION}:{account}:instance/i-0123456789abcdef0");
+    vec![
+        (
+            "iam:PassRole",
+            format!("arn:aws:iam::{account}:role/app-instance-role"),
+            json!({"iam:PassedToService": "ec2.amazonaws.com"}),
+        ),
+        (
+            "ec2:AssociateIamInstanceProfile",
+            instance.clone(),
+            json!({}),
+        ),
+        (
+            "ec2:ReplaceIamInstanceProfileAssociation",
+            instance.clone(),
+            json!({}),
+        ),
+        ("ec2:DisassociateIamInstanceProfile", instance, json!({})),
+    ]
+}
+
+/// `asks` borrowed the way [`role_may`] takes them.
+fn as_asks<'a>(asks: &'a [(&'static str, String, Value)]) -> Vec<(&'static str, &'a str, Value)> {
+    asks.iter()
+        .map(|(action, resource, context)| (*action, resource.as_str(), context.clone()))
+        .collect()
+}
+
 /// ReassociateInstanceProfile, Identity Center, the chat topic, organization mode: each grant is
 /// there exactly when its parameter asks for it (EC2 and Identity Center are not enforced by
 /// fakecloud: iam-simulate judges the deployed policies; the chat topic is published to for real).
@@ -1521,37 +1552,17 @@ async fn conditional_grants_follow_their_parameters() {
         ],
     );
     let off = default_stack();
-    let instance = format!("arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0");
-    let instance_role = format!("arn:aws:iam::{ACCOUNT}:role/app-instance-role");
     let permission_set = "arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef";
-    let asks = [
-        (
-            "iam:PassRole",
-            instance_role.as_str(),
-            json!({"iam:PassedToService": "ec2.amazonaws.com"}),
-        ),
-        (
-            "ec2:AssociateIamInstanceProfile",
-            instance.as_str(),
-            json!({}),
-        ),
-        (
-            "ec2:ReplaceIamInstanceProfileAssociation",
-            instance.as_str(),
-            json!({}),
-        ),
-        (
-            "ec2:DisassociateIamInstanceProfile",
-            instance.as_str(),
-            json!({}),
-        ),
+    let reassociation = reassociation_asks(ACCOUNT);
+    let mut asks = as_asks(&reassociation);
+    asks.extend([
         (
             "sso:PutInlinePolicyToPermissionSet",
             permission_set,
             json!({}),
         ),
         ("sso:ProvisionPermissionSet", permission_set, json!({})),
-    ];
+    ]);
     let with = function_role_may(&cloud, &on, &asks).await;
     let without = function_role_may(&cloud, off, &asks).await;
     let mut wrong = Vec::new();

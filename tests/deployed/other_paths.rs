@@ -161,30 +161,8 @@ async fn the_member_roles_ec2_grants_follow_its_parameter() {
             )
         })
         .unwrap_or_else(|e| panic!("{e}"));
-        let instance = format!("arn:aws:ec2:{REGION}:{account}:instance/i-0123456789abcdef0");
-        let instance_role = format!("arn:aws:iam::{account}:role/app-instance-role");
-        let asks = [
-            (
-                "iam:PassRole",
-                instance_role.as_str(),
-                json!({"iam:PassedToService": "ec2.amazonaws.com"}),
-            ),
-            (
-                "ec2:AssociateIamInstanceProfile",
-                instance.as_str(),
-                json!({}),
-            ),
-            (
-                "ec2:ReplaceIamInstanceProfileAssociation",
-                instance.as_str(),
-                json!({}),
-            ),
-            (
-                "ec2:DisassociateIamInstanceProfile",
-                instance.as_str(),
-                json!({}),
-            ),
-        ];
+        let reassociation = crate::reassociation_asks(account);
+        let asks = crate::as_asks(&reassociation);
         let iam = aws_sdk_iam::Client::new(&cloud.as_(&admin));
         let may = crate::role_may(&iam, &member, "MemberRole", &asks).await;
         for ((action, resource, _), allowed) in asks.iter().zip(may) {
