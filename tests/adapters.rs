@@ -524,3 +524,62 @@ async fn a_refused_recheck_send_keeps_the_aws_code() {
     assert_eq!(err.code, "AccessDeniedException");
     assert_eq!(err.message, "refused by the test");
 }
+
+#[tokio::test]
+async fn a_recheck_batch_answers_each_entry_by_its_id_whatever_the_order() {
+    use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
+    use aws_sdk_sqs::types::{BatchResultErrorEntry, SendMessageBatchResultEntry};
+    use session_revoker::aws::sqs::{RecheckQueue, SqsRecheckQueue};
+    const URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/recheck";
+    let send = mock!(aws_sdk_sqs::Client::send_message_batch)
+        .match_requests(|r| {
+            let e = r.entries();
+            r.queue_url() == Some(URL)
+                && e.len() == 2
+                && e[0].id() == "0"
+                && e[0].delay_seconds() == Some(3)
+                && e[1].id() == "1"
+                && e[1].delay_seconds() == Some(30)
+                && e.iter().all(|x| x.message_body() == "{}")
+        })
+        .then_output(|| {
+            // SQS answers by Id, in no promised order: the second first, the first refused.
+            SendMessageBatchOutput::builder()
+                .successful(
+                    SendMessageBatchResultEntry::builder()
+                        .id("1")
+                        .message_id("m-final")
+                        .md5_of_message_body("99914b932bd37a50b983c5e7c90ae93b")
+                        .build()
+                        .unwrap(),
+                )
+                .failed(
+                    BatchResultErrorEntry::builder()
+                        .id("0")
+                        .sender_fault(true)
+                        .code("InvalidParameterValue")
+                        .message("refused by the test")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        });
+    let queue = SqsRecheckQueue {
+        sqs: mock_client!(aws_sdk_sqs, [&send]),
+        sts: mock_client!(aws_sdk_sts, []),
+        url: URL.into(),
+        own: tokio::sync::OnceCell::new(),
+    };
+    let sent = queue
+        .send_batch(&[("{}", Some(3)), ("{}", Some(30))])
+        .await
+        .unwrap();
+    assert_eq!(send.num_calls(), 1, "one call for both looks");
+    let first = sent[0].as_ref().unwrap_err();
+    assert_eq!(
+        (first.operation, first.code.as_str()),
+        ("SendMessageBatch", "InvalidParameterValue")
+    );
+    assert_eq!(sent[1].as_ref().unwrap(), "m-final");
+}

@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
 
+pub mod notice;
+
 /// The message's format; another value is refused (never guessed at).
 pub const VERSION: u8 = 1;
 
@@ -89,9 +91,15 @@ pub struct RecheckMessage {
     /// Which look this is (0: the first after the write).
     #[serde(default)]
     pub look: u8,
-    /// For logs only: never used to decide anything.
+    /// For logs (and a merged write's report) only: never used to decide anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finding_id: Option<String>,
+    /// A deny not written yet (issue 26): a finding at a role whose session deny another
+    /// invocation had just written joined the role's merged write instead of writing on its
+    /// own. The look writes it (as it restores any session missing), reports it, and keeps
+    /// looking as after any write.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub merge: bool,
 }
 
 impl RecheckMessage {
@@ -132,9 +140,19 @@ impl RecheckMessage {
             cutoff: *cutoff,
             sessions,
             look: 0,
-            finding_id: finding_id
-                .filter(|f| f.len() <= 128 && f.bytes().all(|b| b.is_ascii_alphanumeric()))
-                .map(str::to_string),
+            finding_id: finding_id.filter(|f| is_finding_id(f)).map(str::to_string),
+            merge: false,
+        })
+    }
+
+    /// The message by which a finding's session deny joins its role's merged write (see
+    /// [`burst_under_way`]): only a session-scoped write can join, a role-wide one is written
+    /// at once (a later finding at the role then finds it already covered).
+    pub fn joining(account: &str, write: &Write, finding_id: Option<&str>) -> Option<Self> {
+        let mut m = Self::for_write(account, write, finding_id)?;
+        (m.policy == PolicyKind::Sessions).then(|| {
+            m.merge = true;
+            m
         })
     }
 
@@ -186,6 +204,36 @@ pub struct Recheck {
     pub cutoff: OffsetDateTime,
     pub sessions: BTreeMap<String, OffsetDateTime>,
     pub look: u8,
+    /// It carries a deny not written yet (a merged write, [`RecheckMessage::merge`]).
+    pub merge: bool,
+    /// The findings whose denies joined the merged write (for its report).
+    pub findings: Vec<String>,
+}
+
+/// A finding id as the report may name it (GuardDuty's are 32 hex characters).
+fn is_finding_id(f: &str) -> bool {
+    !f.is_empty() && f.len() <= 128 && f.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// How recent a session cutoff in place must be for a burst at the role to be under way.
+pub const BURST_WINDOW: Duration = Duration::seconds(60);
+
+/// Whether another responder wrote a session deny on this role moments ago (a cutoff in the
+/// session policy in place within [`BURST_WINDOW`] before `now`, or ahead of it by the margin):
+/// findings at this role are arriving together, and this finding's deny joins the role's merged
+/// write instead of writing on its own. One write per role in a burst instead of one per
+/// finding is what keeps IAM's per-account write rate from setting how long the attackers keep
+/// their sessions. A cutoff far ahead of `now` is not a responder's (it is replaced, see
+/// `plan::cutoff`), so it does not count.
+pub fn burst_under_way(session_policy: Option<&str>, now: OffsetDateTime) -> bool {
+    let Some(doc) = session_policy else {
+        return false;
+    };
+    let Ok(in_place) = SessionRevocations::from_document(doc) else {
+        return false;
+    };
+    let (from, to) = (now - BURST_WINDOW, now + Duration::hours(1));
+    in_place.sessions.values().any(|c| *c > from && *c <= to)
 }
 
 /// Whether SQS's `SenderId` of a message is this function: the same principal as its own
@@ -248,6 +296,10 @@ pub fn read(body: &str, config: &Config, sent: OffsetDateTime) -> Result<Recheck
         PolicyKind::RoleWide => m.cutoff,
         PolicyKind::Sessions => sessions.values().copied().max().unwrap_or(m.cutoff),
     };
+    let findings = match (m.merge, m.finding_id) {
+        (true, Some(f)) if is_finding_id(&f) => vec![f],
+        _ => Vec::new(),
+    };
     Ok(Recheck {
         account: m.account,
         role: m.role,
@@ -255,6 +307,8 @@ pub fn read(body: &str, config: &Config, sent: OffsetDateTime) -> Result<Recheck
         cutoff,
         sessions,
         look: m.look,
+        merge: m.merge,
+        findings,
     })
 }
 
@@ -311,6 +365,7 @@ impl Recheck {
                 .collect(),
             look,
             finding_id: None,
+            merge: false,
         })
     }
 
@@ -318,6 +373,12 @@ impl Recheck {
         // The earliest look of the group: as many looks as the least-looked write still has.
         self.look = self.look.min(other.look);
         self.cutoff = self.cutoff.max(other.cutoff);
+        self.merge |= other.merge;
+        for f in other.findings {
+            if !self.findings.contains(&f) {
+                self.findings.push(f);
+            }
+        }
         for (userid, cutoff) in other.sessions {
             let c = self.sessions.entry(userid).or_insert(cutoff);
             *c = (*c).max(cutoff);

@@ -302,7 +302,7 @@ impl Responder {
                         ctx,
                         (0, 0, copy.finding_id.as_deref()),
                         pending,
-                        Instant::now(),
+                        (Instant::now(), false),
                     )
                     .await;
                 for a in &mut done {

@@ -8,7 +8,9 @@
 //! incidents whose outcome is manual; `PartlyContained` counts incidents where something was
 //! contained and something else is still live; `ApprovalNeeded` counts incidents whose wider cut
 //! waits for a person's approve request (issue 25): the template alarms on it, so a proposal
-//! never waits unseen.
+//! never waits unseen. `Queued` counts incidents whose session deny joined its role's merged
+//! write (issue 26): the merged write reports on the topic when it is in place, and fails to the
+//! re-check dead-letter queue (alarmed) when it cannot be.
 
 use crate::model::{Outcome, Status};
 use crate::report::Report;
@@ -24,6 +26,7 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
     let failed = count(&|o| o == Outcome::Failed) + report.not_started.len();
     let partly = count(&|o| o == Outcome::PartlyContained);
     let approval = count(&|o| o == Outcome::ApprovalNeeded);
+    let queued = count(&|o| o == Outcome::Queued);
     let manual = report
         .incidents
         .iter()
@@ -41,7 +44,8 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
                     {"Name": "Failed", "Unit": "Count"},
                     {"Name": "ManualActionRequired", "Unit": "Count"},
                     {"Name": "PartlyContained", "Unit": "Count"},
-                    {"Name": "ApprovalNeeded", "Unit": "Count"}
+                    {"Name": "ApprovalNeeded", "Unit": "Count"},
+                    {"Name": "Queued", "Unit": "Count"}
                 ]
             }]
         },
@@ -51,6 +55,7 @@ pub fn embedded_metrics(report: &Report, timestamp_ms: u64) -> String {
         "ManualActionRequired": manual,
         "PartlyContained": partly,
         "ApprovalNeeded": approval,
+        "Queued": queued,
     });
     // A fire drill (not a dry run): whether it passed (the template's alarm also breaches
     // when no drill passed for 8 days) and the longest propagation it measured.
@@ -171,7 +176,8 @@ mod tests {
                 "Failed",
                 "ManualActionRequired",
                 "PartlyContained",
-                "ApprovalNeeded"
+                "ApprovalNeeded",
+                "Queued"
             ]
         );
     }

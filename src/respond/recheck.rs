@@ -48,14 +48,26 @@ pub async fn enqueue(
                         // The quick look restores a session erased by a writer like us within
                         // seconds; the final one is what makes the deny hold. Only the final
                         // one must be sent: without the quick one a restore just comes later.
-                        let (quick, last) = futures::join!(
-                            queue.send(&body, Some(quick_delay(w.took))),
-                            queue.send(&body, Some(RECHECK_DELAY_SECONDS))
-                        );
-                        if let Err(e) = quick {
-                            tracing::warn!(account = %w.account, code = %e.code, "the quick re-check could not be sent: the final one stands");
+                        // Both in one `SendMessageBatch`: one call per write, not two.
+                        let entries = [
+                            (body.as_str(), Some(quick_delay(w.took))),
+                            (body.as_str(), Some(RECHECK_DELAY_SECONDS)),
+                        ];
+                        match queue.send_batch(&entries).await {
+                            Ok(mut sent) if sent.len() == 2 => {
+                                let last = sent.pop().expect("two entries");
+                                if let Some(Err(e)) = sent.pop() {
+                                    tracing::warn!(account = %w.account, code = %e.code, "the quick re-check could not be sent: the final one stands");
+                                }
+                                last
+                            }
+                            Ok(_) => Err(AwsError::new(
+                                "SendMessageBatch",
+                                "MissingEntry",
+                                "SQS did not answer for both looks",
+                            )),
+                            Err(e) => Err(e),
                         }
-                        last
                     }
                     None => Err(AwsError::new(
                         "SendMessage",
@@ -84,7 +96,7 @@ pub async fn enqueue(
                 if let Some(a) = action {
                     a.facts.insert(
                         "recheck",
-                        format!("in the invocation (SendMessage failed: {})", e.code),
+                        format!("in the invocation ({} failed: {})", e.operation, e.code),
                     );
                 }
                 pending.push(w);
@@ -169,7 +181,10 @@ impl Responder {
         for (places, result, check) in futures::future::join_all(looks).await {
             match result {
                 Ok(rewrites) => {
-                    tracing::info!(account = %check.account, role = %check.role, look = check.look, messages = places.len(), rewrites, "re-checked: the deny holds")
+                    tracing::info!(account = %check.account, role = %check.role, look = check.look, messages = places.len(), rewrites, merge = check.merge, "re-checked: the deny holds");
+                    if check.merge {
+                        self.report_merged_write(&check, rewrites).await;
+                    }
                 }
                 Err(e) => {
                     tracing::error!(account = %check.account, role = %check.role, look = check.look, code = %e.code, error = %e.message, "re-check failed: the batch items go back to the queue");
@@ -196,8 +211,13 @@ impl Responder {
         let write = check.to_write();
         let w = RolePolicyWrite::from_write(&write).expect("a role policy write");
         let rewrites = reconcile(access.iam.as_ref(), &w).await?;
-        if rewrites > 0 {
-            tracing::warn!(role = %check.role, rewrites, "restored after a concurrent overwrite");
+        // A merged write is a write like any other: its final look follows (even when another
+        // merged write had put these sessions in place already, that one's look covers only
+        // its own messages).
+        if rewrites > 0 || check.merge {
+            if !check.merge {
+                tracing::warn!(role = %check.role, rewrites, "restored after a concurrent overwrite");
+            }
             if let (Some(next), Some(queue)) = (check.next_look(), self.accounts.recheck_queue()) {
                 queue
                     .send(&next.to_json(), Some(RECHECK_DELAY_SECONDS))
@@ -205,6 +225,19 @@ impl Responder {
             }
         }
         Ok(rewrites)
+    }
+
+    /// The merged write is in place: its report on the topic (the findings that joined it were
+    /// reported `queued`). A report that cannot be published is logged; the deny stands and
+    /// the batch item does not fail for it (a retry would only write nothing again).
+    async fn report_merged_write(&self, check: &Recheck, rewrites: u32) {
+        let (Some(notifier), Some(topic)) = (&self.notifier, &self.config.sns_topic_arn) else {
+            return;
+        };
+        let publication = recheck::notice::merged_write_publication(check, topic, rewrites);
+        if let Err(e) = notifier.publish(&publication).await {
+            tracing::error!(account = %check.account, role = %check.role, code = %e.code, error = %e.message, "merged write's report not published");
+        }
     }
 }
 

@@ -18,6 +18,11 @@ const OWN: &str = "123456789012";
 const ROLE: &str = "app-deployer";
 
 fn setup() -> (Arc<MemoryAccount>, Arc<MemoryQueue>, Responder) {
+    setup_with(&[])
+}
+
+/// As `setup`, with more variables (`SNS_TOPIC_ARN` also makes the account the notifier).
+fn setup_with(more: &[(&str, &str)]) -> (Arc<MemoryAccount>, Arc<MemoryQueue>, Responder) {
     let a = MemoryAccount::new(OWN);
     a.add_role(ROLE, "/");
     a.add_role("session-revoker", "/");
@@ -32,13 +37,17 @@ fn setup() -> (Arc<MemoryAccount>, Arc<MemoryQueue>, Responder) {
         ),
     ]
     .iter()
+    .chain(more)
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    let notifier: Option<Arc<dyn crate::aws::Notifier>> = vars
+        .contains_key("SNS_TOPIC_ARN")
+        .then(|| a.clone() as Arc<dyn crate::aws::Notifier>);
     let r = Responder {
         config: Config::from_vars(&vars).unwrap(),
         clock: Arc::new(SystemClock),
         accounts: Arc::new(MemoryAccounts::new(&a, "session-revoker").with_recheck_queue(&queue)),
-        notifier: None,
+        notifier,
     };
     (a, queue, r)
 }
@@ -182,6 +191,7 @@ async fn a_forged_message_writes_nothing_and_fails_to_the_dead_letter_queue() {
         sessions: Vec::new(),
         look: 0,
         finding_id: None,
+        merge: false,
     };
     // Sent by someone else: refused whatever it says.
     let response = r
@@ -228,6 +238,7 @@ async fn the_looks_of_one_batch_at_the_same_role_are_one_write() {
                 sessions: vec![session(s)],
                 look: 0,
                 finding_id: None,
+                merge: false,
             }
             .to_json()
         })
@@ -249,13 +260,13 @@ async fn the_looks_of_one_batch_at_the_same_role_are_one_write() {
 #[tokio::test]
 async fn a_message_that_cannot_be_sent_is_settled_in_the_invocation_never_silently() {
     let (a, queue, r) = setup();
-    queue.faults.fail_always("SendMessage", "AccessDenied");
+    queue.faults.fail_always("SendMessageBatch", "AccessDenied");
     let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
     let deny = &report.incidents[0].actions[0];
     assert_eq!(deny.status, Status::Done);
     assert_eq!(
         deny.facts.get("recheck").map(String::as_str),
-        Some("in the invocation (SendMessage failed: AccessDenied)")
+        Some("in the invocation (SendMessageBatch failed: AccessDenied)")
     );
     assert!(queue.is_empty());
     // The settle pass read it again (GetRolePolicy after the write's own read-back).
@@ -285,4 +296,174 @@ async fn findings_of_one_payload_at_the_same_role_make_one_write_and_one_look() 
         2,
         "one quick and one final look for the one write"
     );
+}
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:session-revoker";
+
+/// The instance credential exfiltration sample at `ROLE`, naming the stolen session of
+/// instance `instance` (a session-scoped deny).
+fn instance_event(instance: &str) -> Value {
+    let mut e: Value = serde_json::from_str(include_str!(
+        "../../events/instance-exfiltration-event.json"
+    ))
+    .unwrap();
+    let d = &mut e["detail"];
+    d["id"] = json!(format!("finding{}", instance.replace('-', "")));
+    d["resource"]["accessKeyDetails"]["principalId"] =
+        json!(format!("{}:{instance}", role_id_of(ROLE)));
+    d["resource"]["accessKeyDetails"]["userName"] = json!(ROLE);
+    d["resource"]["instanceDetails"]["instanceId"] = json!(instance);
+    d["resource"]["instanceDetails"]["iamInstanceProfile"]["arn"] =
+        json!(format!("arn:aws:iam::{OWN}:instance-profile/{ROLE}"));
+    e
+}
+
+fn sessions_in_place(a: &MemoryAccount) -> Vec<String> {
+    a.role_policy(ROLE, policy::SESSION_POLICY_NAME)
+        .map(|d| {
+            SessionRevocations::from_document(&d)
+                .unwrap()
+                .sessions
+                .into_keys()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn in_a_burst_session_denies_join_the_roles_merged_write_which_writes_once_and_reports() {
+    let (a, queue, r) = setup_with(&[("SNS_TOPIC_ARN", TOPIC)]);
+    let userid = |i: &str| format!("{}:{i}", role_id_of(ROLE));
+    // The first finding at the role is written here, as without a burst.
+    let first = r
+        .respond(&instance_event("i-00000000000000001"), Budget::UNLIMITED)
+        .await
+        .unwrap();
+    assert_eq!(first.outcome, Outcome::Revoked, "{}", first.to_text());
+    assert_eq!(a.faults.calls("PutRolePolicy"), 1);
+    assert_eq!(queue.take().len(), 2, "its quick and final looks");
+    // Two more moments later: a burst at the role. Each joins the merged write, writes
+    // nothing, and says so: QUEUED, never revoked.
+    for instance in ["i-00000000000000002", "i-00000000000000003"] {
+        let report = r
+            .respond(&instance_event(instance), Budget::UNLIMITED)
+            .await
+            .unwrap();
+        assert_eq!(report.outcome, Outcome::Queued, "{}", report.to_text());
+        assert!(report.summary.starts_with("QUEUED"), "{}", report.summary);
+        let action = &report.incidents[0].actions[0];
+        assert_eq!(action.status, Status::Queued);
+        assert_eq!(action.facts["merged_write"], "queued");
+        assert!(
+            action.detail.contains(&userid(instance)),
+            "{}",
+            action.detail
+        );
+    }
+    assert_eq!(
+        a.faults.calls("PutRolePolicy"),
+        1,
+        "the findings that joined wrote nothing"
+    );
+    assert!(!sessions_in_place(&a).contains(&userid("i-00000000000000002")));
+    let delays = queue.delays();
+    assert_eq!(
+        delays[delays.len() - 2..],
+        [Some(0), Some(0)],
+        "no delay to join"
+    );
+    let joined = queue.take();
+    // The queue's next batch: both sessions in one write, beside the first.
+    let response = r.recheck_batch(delivery(&joined, OWN_SENDER)).await;
+    assert!(failures(&response).is_empty());
+    assert_eq!(
+        a.faults.calls("PutRolePolicy"),
+        2,
+        "one merged write for both"
+    );
+    let in_place = sessions_in_place(&a);
+    for instance in [
+        "i-00000000000000001",
+        "i-00000000000000002",
+        "i-00000000000000003",
+    ] {
+        assert!(
+            in_place.contains(&userid(instance)),
+            "{instance}: {in_place:?}"
+        );
+    }
+    // Its own report, naming the findings that were reported queued.
+    let notice = a.published().pop().expect("the merged write's report");
+    assert!(notice.subject.contains("REVOKED"), "{}", notice.subject);
+    assert!(
+        notice.subject.contains("2 session(s)"),
+        "{}",
+        notice.subject
+    );
+    assert!(notice.message.contains("findingi00000000000000002"));
+    assert!(notice
+        .attributes
+        .contains(&("outcome".to_string(), "revoked".to_string())));
+    // And the final look at it, as after any write.
+    let next = queue.take();
+    assert_eq!(next.len(), 1);
+    assert_eq!(queue.delays().last(), Some(&Some(RECHECK_DELAY_SECONDS)));
+    assert!(
+        !next[0].contains("\"merge\""),
+        "a later look writes nothing new: {}",
+        next[0]
+    );
+}
+
+#[tokio::test]
+async fn a_merged_write_that_cannot_be_joined_is_written_in_the_invocation() {
+    let (a, queue, r) = setup();
+    r.respond(&instance_event("i-00000000000000001"), Budget::UNLIMITED)
+        .await
+        .unwrap();
+    queue.take();
+    queue.faults.fail_always("SendMessage", "AccessDenied");
+    let report = r
+        .respond(&instance_event("i-00000000000000002"), Budget::UNLIMITED)
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Revoked, "{}", report.to_text());
+    assert_eq!(a.faults.calls("PutRolePolicy"), 2);
+    assert!(sessions_in_place(&a).contains(&format!("{}:i-00000000000000002", role_id_of(ROLE))));
+}
+
+#[tokio::test]
+async fn a_forged_merge_message_is_held_to_every_check_of_a_look() {
+    let (a, _queue, r) = setup_with(&[("PROTECTED_ROLES", "break-glass")]);
+    let now = OffsetDateTime::now_utc();
+    let forged = RecheckMessage {
+        version: crate::recheck::VERSION,
+        account: OWN.into(),
+        role: ROLE.into(),
+        policy: PolicyKind::Sessions,
+        cutoff: now,
+        sessions: vec![SessionCutoff {
+            userid: format!("{}:i-00000000000000009", role_id_of(ROLE)),
+            cutoff: now,
+        }],
+        look: 0,
+        finding_id: Some("f1".into()),
+        merge: true,
+    };
+    // Not sent by the function: refused, nothing written.
+    let response = r
+        .recheck_batch(delivery(&[forged.to_json()], "AIDAATTACKEREXAMPLE1"))
+        .await;
+    assert_eq!(failures(&response), vec!["m-0"]);
+    // A protected role, even from the function's own sender: refused.
+    a.add_role("break-glass", "/");
+    let protected = RecheckMessage {
+        role: "break-glass".into(),
+        ..forged
+    };
+    let response = r
+        .recheck_batch(delivery(&[protected.to_json()], OWN_SENDER))
+        .await;
+    assert_eq!(failures(&response), vec!["m-0"]);
+    assert_eq!(a.faults.calls("PutRolePolicy"), 0);
 }

@@ -28,7 +28,7 @@ impl Responder {
             incident.origin != crate::model::Origin::Manual && incident.requested_via.is_none();
         self.respond_to_role(
             &self.config,
-            approval,
+            (approval, true),
             incident,
             target,
             ctx,
@@ -56,7 +56,7 @@ impl Responder {
     ) -> Vec<ActionOutcome> {
         self.respond_to_role(
             config,
-            false,
+            (false, false),
             incident,
             target,
             ctx,
@@ -67,12 +67,13 @@ impl Responder {
     }
 
     /// A role's response: read, decide (with `approval`, what cuts more than the attacker is
-    /// proposed, approval.rs), write.
+    /// proposed, approval.rs), write. With `may_join`, a session deny at a role another
+    /// invocation is writing joins that role's merged write (`join_merged_write`).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn respond_to_role(
         &self,
         config: &Config,
-        approval: bool,
+        (approval, may_join): (bool, bool),
         incident: &Incident,
         target: &RoleTarget,
         ctx: &Ctx,
@@ -141,6 +142,18 @@ impl Responder {
             return done;
         }
         let now = self.clock.now();
+        // A burst at this role (a responder wrote a session deny on it moments ago): this
+        // finding's session deny joins the role's merged write on the re-check queue.
+        let merge = may_join
+            && self.accounts.recheck_queue().is_some()
+            && crate::recheck::burst_under_way(
+                facts
+                    .session_policy
+                    .as_ref()
+                    .ok()
+                    .and_then(Option::as_deref),
+                now,
+            );
         if !approval {
             let planned = plan::decide_role(incident, &facts, config, now);
             return self
@@ -150,7 +163,7 @@ impl Responder {
                     ctx,
                     (item, first_action, incident.finding_id.as_deref()),
                     pending,
-                    started,
+                    (started, merge),
                 )
                 .await;
         }
@@ -168,7 +181,7 @@ impl Responder {
                 ctx,
                 (item, first_action, incident.finding_id.as_deref()),
                 pending,
-                started,
+                (started, merge),
             )
             .await;
         approval::annotate(&mut outcomes, &tag);
@@ -187,10 +200,27 @@ impl Responder {
         // they answer (for the re-check's logs).
         (item, first_action, finding_id): (usize, usize, Option<&str>),
         pending: &settle::Pending,
-        started: Instant,
+        // From the first read (the read-to-write gap), and whether a session deny joins its
+        // role's merged write instead of being written here.
+        (started, merge): (Instant, bool),
     ) -> Vec<ActionOutcome> {
         let mut outcomes: Vec<ActionOutcome> = Vec::new();
+        // A re-association must follow this run's own deny, so a plan with one writes now.
+        let merge = merge
+            && !ctx.dry_run
+            && !planned
+                .iter()
+                .any(|a| a.kind == ActionKind::ReassociateInstanceProfile);
         for action in planned {
+            if merge {
+                if let Some(queued) = self
+                    .join_merged_write(&action, access, finding_id, ctx)
+                    .await
+                {
+                    outcomes.push(queued);
+                    continue;
+                }
+            }
             // Re-associating after a deny that failed would hand the instance credentials
             // while the stolen ones still work: only after this run's deny is in place.
             let deny_in_place = outcomes
@@ -239,5 +269,61 @@ impl Responder {
             outcomes.push(outcome);
         }
         outcomes
+    }
+
+    /// Hands a finding's session deny to its role's merged write: the re-check queue, without
+    /// delay, where the next batch merges every session waiting for the role into one write
+    /// (one write per role in a burst, not one per finding) and reports when it is in place.
+    /// `None` when this action cannot join (not a session deny) or the message could not be
+    /// sent: the caller then writes it here, as without a burst.
+    async fn join_merged_write(
+        &self,
+        action: &PlannedAction,
+        access: &AccountAccess,
+        finding_id: Option<&str>,
+        ctx: &Ctx,
+    ) -> Option<ActionOutcome> {
+        let Step::Write(
+            write @ Write::PutRolePolicy {
+                role,
+                policy_name,
+                cutoff,
+                sessions,
+                ..
+            },
+        ) = &action.step
+        else {
+            return None;
+        };
+        let message = crate::recheck::RecheckMessage::joining(&access.account, write, finding_id)?;
+        let queue = self.accounts.recheck_queue()?;
+        match queue.send(&message.to_json(), Some(0)).await {
+            Ok(id) => {
+                let mut o = ActionOutcome::new(
+                    action.kind,
+                    &action.target,
+                    Status::Queued,
+                    format!(
+                        "joined the merged write of {policy_name} on role {role}: another invocation wrote a session deny on this role moments ago (a burst), so session(s) {} are written together with the others waiting for it by the re-check queue's next batch, which reports on this topic when the deny is in place; not denied yet. If it cannot be written, the message goes to the re-check dead-letter queue and its alarm fires.",
+                        sessions.join(", ")
+                    ),
+                );
+                o.policy_name = Some(policy_name);
+                o.cutoff = Some(crate::names::format_utc(*cutoff));
+                o.facts.insert("merged_write", "queued".into());
+                o.facts.insert("recheck_message_id", id);
+                o.facts.insert("account", access.account.clone());
+                if let Some(via) = &access.via_role {
+                    o.facts.insert("via_role", via.clone());
+                }
+                o.at_ms = ctx.elapsed_ms();
+                tracing::info!(account = %access.account, role = %role, sessions = sessions.len(), "session deny joined the role's merged write");
+                Some(o)
+            }
+            Err(e) => {
+                tracing::warn!(account = %access.account, role = %role, code = %e.code, "the merged write could not be joined: writing here");
+                None
+            }
+        }
     }
 }

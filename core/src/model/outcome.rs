@@ -18,6 +18,9 @@ pub enum Status {
     Done,
     /// A wide write proposed, not done: it waits for a person's approve request (issue 25).
     AwaitingApproval,
+    /// Not written yet: the deny joined its role's merged write on the re-check queue (a burst
+    /// at the role, issue 26). Never a success: the merged write reports when it is in place.
+    Queued,
     Failed,
 }
 
@@ -38,6 +41,10 @@ pub enum Outcome {
     /// Something was contained (revoked or already covered) and something else the function
     /// found is still live and needs a person (a `manual_action_required` action).
     PartlyContained,
+    /// A deny joined its role's merged write (issue 26): not in place yet. The merged write
+    /// publishes its own report when it is; if it cannot be written, its message fails to the
+    /// re-check dead-letter queue and that alarm fires.
+    Queued,
     /// What cuts only the attacker was done; a wider cut waits for a person's approval. Never
     /// a success: the stolen credentials' other sessions of the role may still work.
     ApprovalNeeded,
@@ -55,6 +62,7 @@ impl Outcome {
             Outcome::WouldRevoke => "would_revoke",
             Outcome::Revoked => "revoked",
             Outcome::PartlyContained => "partly_contained",
+            Outcome::Queued => "queued",
             Outcome::ApprovalNeeded => "approval_needed",
             Outcome::DrillPassed => "drill_passed",
             Outcome::DrillFailed => "drill_failed",
@@ -71,6 +79,7 @@ impl Outcome {
             Status::WouldDo => Outcome::WouldRevoke,
             Status::Done => Outcome::Revoked,
             Status::AwaitingApproval => Outcome::ApprovalNeeded,
+            Status::Queued => Outcome::Queued,
             Status::Failed => Outcome::Failed,
         }
     }
@@ -97,6 +106,8 @@ impl Outcome {
             // A wide cut waiting for a person leads, whatever else is left: it is the one
             // decision the report asks for.
             Some(Outcome::ApprovalNeeded) => Outcome::ApprovalNeeded,
+            // A deny not in place yet is never folded into a contained headline.
+            Some(Outcome::Queued) => Outcome::Queued,
             Some(_) if partly || (contained && left) => Outcome::PartlyContained,
             Some(o) => o,
         }
@@ -110,6 +121,7 @@ impl Outcome {
             Outcome::WouldRevoke => "DRY RUN",
             Outcome::Revoked => "REVOKED",
             Outcome::PartlyContained => "PARTLY CONTAINED",
+            Outcome::Queued => "QUEUED",
             Outcome::ApprovalNeeded => "APPROVAL NEEDED",
             Outcome::DrillPassed => "DRILL PASSED",
             Outcome::DrillFailed => "DRILL FAILED",

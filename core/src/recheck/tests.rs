@@ -189,3 +189,55 @@ fn messages_for_the_same_role_policy_become_one_look() {
     assert_eq!(app.sessions.len(), 2);
     assert_eq!(app.cutoff, SENT + Duration::seconds(10));
 }
+
+#[test]
+fn a_burst_is_a_session_cutoff_written_within_the_window() {
+    let doc = |cutoff: OffsetDateTime| {
+        SessionRevocations {
+            sessions: [(format!("{ROLE_ID}:i-1"), cutoff)].into_iter().collect(),
+        }
+        .to_json()
+    };
+    let now = SENT;
+    // A responder's write moments ago (its cutoff is the write time plus the margin).
+    assert!(burst_under_way(
+        Some(&doc(now + Duration::seconds(30))),
+        now
+    ));
+    assert!(burst_under_way(
+        Some(&doc(now - Duration::seconds(59))),
+        now
+    ));
+    // Older than the window: an earlier incident, this finding is written on its own.
+    assert!(!burst_under_way(Some(&doc(now - BURST_WINDOW)), now));
+    // Far ahead: not a responder's (a lock-out or decoy, replaced by the planner).
+    assert!(!burst_under_way(Some(&doc(now + Duration::hours(2))), now));
+    // Nothing in place, or something unreadable: no burst.
+    assert!(!burst_under_way(None, now));
+    assert!(!burst_under_way(Some("{\"Version\":"), now));
+}
+
+#[test]
+fn only_a_session_deny_joins_a_merged_write_and_the_join_travels_with_its_finding() {
+    let write = sessions_write(&[("i-1", SENT + Duration::seconds(30))]);
+    let m = RecheckMessage::joining("123456789012", &write, Some("abc123")).unwrap();
+    assert!(m.merge);
+    let read = read(&m.to_json(), &config(&[]), SENT).unwrap();
+    assert!(read.merge);
+    assert_eq!(read.findings, ["abc123"]);
+    // A role-wide deny is written at once (the next finding is then already covered).
+    assert!(RecheckMessage::joining("123456789012", &role_wide(SENT), None).is_none());
+    // An ordinary look does not say merge at all (the format of earlier messages holds).
+    let look = RecheckMessage::for_write("123456789012", &write, Some("abc123")).unwrap();
+    assert!(!look.to_json().contains("merge"));
+    let read = super::read(&look.to_json(), &config(&[]), SENT).unwrap();
+    assert!(!read.merge && read.findings.is_empty());
+    // Merged with an ordinary look of the same role: one look, still a merged write.
+    let merged = merge_by_role(vec![
+        (0, read),
+        (1, super::read(&m.to_json(), &config(&[]), SENT).unwrap()),
+    ]);
+    assert_eq!(merged.len(), 1);
+    assert!(merged[0].1.merge);
+    assert_eq!(merged[0].1.findings, ["abc123"]);
+}

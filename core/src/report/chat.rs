@@ -88,6 +88,7 @@ pub fn chat_notification(report: &Report, incident: &IncidentReport) -> Value {
             Status::Skipped => "➖",
             Status::ManualActionRequired => "⚠️",
             Status::AwaitingApproval => "⏸️",
+            Status::Queued => "⏳",
             Status::Failed => "❌",
         };
         description.push_str(&format!(

@@ -189,6 +189,7 @@ fn status_word(s: Status) -> &'static str {
         Status::AlreadyCovered => "already covered",
         Status::ManualActionRequired => "MANUAL",
         Status::AwaitingApproval => "AWAITING APPROVAL",
+        Status::Queued => "QUEUED",
         Status::WouldDo => "would do",
         Status::Done => "done",
         Status::Failed => "FAILED",

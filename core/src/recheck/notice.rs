@@ -1,0 +1,78 @@
+//! The report of a merged write (issue 26): the findings whose session denies joined their
+//! role's merged write were reported `queued` by the invocation that read them; this says,
+//! on the same topic, when their sessions are denied. A merged write that fails is not
+//! reported here: its messages go back to the queue and, after `maxReceiveCount`, to the
+//! re-check dead-letter queue, whose alarm fires.
+
+use super::Recheck;
+use crate::model::{Outcome, Publication};
+use crate::names::format_utc;
+use crate::text::ascii_line;
+
+/// The SNS message for a merged write that is in place (read back) now.
+pub fn merged_write_publication(check: &Recheck, topic_arn: &str, rewrites: u32) -> Publication {
+    let outcome = Outcome::Revoked;
+    let sessions: Vec<serde_json::Value> = check
+        .sessions
+        .iter()
+        .map(
+            |(userid, cutoff)| serde_json::json!({"userid": userid, "cutoff": format_utc(*cutoff)}),
+        )
+        .collect();
+    let summary = format!(
+        "{}: {} session(s) of role {} in {} denied by one merged write",
+        outcome.headline(),
+        check.sessions.len(),
+        check.role,
+        check.account
+    );
+    let json = serde_json::json!({
+        "kind": "merged_write",
+        "outcome": outcome,
+        "summary": summary,
+        "account": check.account,
+        "role": check.role,
+        "policy_name": check.policy.policy_name(),
+        "sessions": sessions,
+        "findings": check.findings,
+        "writes": rewrites,
+    })
+    .to_string();
+    let mut text = format!("{summary}\n\n");
+    text.push_str(&format!(
+        "Policy {} on role {} in account {} now denies each session's tokens issued before its cutoff:\n",
+        check.policy.policy_name(),
+        check.role,
+        check.account
+    ));
+    for (userid, cutoff) in &check.sessions {
+        text.push_str(&format!("  - {userid} (before {})\n", format_utc(*cutoff)));
+    }
+    if !check.findings.is_empty() {
+        text.push_str(&format!(
+            "\nThese findings were reported QUEUED and are now contained: {}\n",
+            check.findings.join(", ")
+        ));
+    }
+    text.push_str(
+        "\nThe deny is looked at again later (the re-check queue), as after every write.\n",
+    );
+    let subject = ascii_line(&format!("[session-revoker] {summary}"));
+    let subject = if subject.len() <= 99 {
+        subject
+    } else {
+        format!("{}...", &subject[..96])
+    };
+    let message = serde_json::json!({"default": text, "email": text, "email-json": json, "sqs": json, "lambda": json, "https": json, "http": json})
+        .to_string();
+    Publication {
+        topic_arn: topic_arn.to_string(),
+        subject,
+        message,
+        attributes: vec![
+            ("outcome".to_string(), outcome.as_str().to_string()),
+            ("kind".to_string(), "merged_write".to_string()),
+            ("dry_run".to_string(), "false".to_string()),
+        ],
+    }
+}
