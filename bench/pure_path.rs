@@ -38,6 +38,7 @@ fn facts(name: &str, existing: Option<String>) -> RoleFacts {
             arn: format!("arn:aws:iam::123456789012:role/{name}"),
             path: "/".into(),
             role_id: "AROAQEXAMPLEDEPLOYER1".into(),
+            tags: Vec::new(),
         },
         role_policy: Ok(existing),
         session_policy: Ok(None),

@@ -43,8 +43,8 @@ pub const RESPONDER_ACTIONS: &[&str] = &[
     "guardduty:GetFindings",
     "guardduty:ListDetectors",
     // The fire drill (src/respond/drill.rs): the canary's tag, checked before it is touched
-    // (sts:AssumeRole on the canary is listed above); and on every finding about a role, its
-    // approval tag (src/respond/approval.rs, `session-revoker:approval`).
+    // (sts:AssumeRole on the canary is listed above). A role's approval tag comes with
+    // iam:GetRole's answer (src/respond/approval.rs).
     "iam:ListRoleTags",
     // RECHECK_QUEUE_URL (src/aws/sqs.rs): the delayed look at each role policy written.
     "sqs:SendMessage",
@@ -74,8 +74,7 @@ pub const MEMBER_ACTIONS: &[&str] = &[
     // VERIFY_FINDINGS: the member's copy of its finding, by the detector its ARN names.
     "guardduty:GetFindings",
     // The fire drill in organization mode (src/respond/drill/org.rs): the canary's tag, and
-    // the canary's sessions (member-role.yaml's DrillRole only); the role's approval tag
-    // (src/respond/approval.rs, `session-revoker:approval`).
+    // the canary's sessions (member-role.yaml's DrillRole only).
     "iam:ListRoleTags",
     "sts:AssumeRole",
 ];

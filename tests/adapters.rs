@@ -9,7 +9,7 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use session_revoker::aws::ec2::Ec2Client;
 use session_revoker::aws::iam::IamClient;
 use session_revoker::aws::sns::SnsClient;
-use session_revoker::aws::{AccessKeys, Ec2, Notifier, Publication, RolePolicies, RoleTags, Roles};
+use session_revoker::aws::{AccessKeys, Ec2, Notifier, Publication, RolePolicies, Roles};
 use session_revoker::lambda::{retry_config, MAX_ATTEMPTS};
 
 fn iam_error(status: u16, code: &str, message: &str) -> Option<String> {
@@ -339,17 +339,10 @@ async fn throttling_that_outlasts_the_retries_fails_the_invocation_with_attempts
         .http_status(400, iam_error(400, "Throttling", "Rate exceeded"))
         .repeatedly()
         .build();
-    // The role's approval tag (read on every finding about a role): none.
-    let no_tags = mock!(aws_sdk_iam::Client::list_role_tags).then_output(|| {
-        aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput::builder()
-            .set_tags(Some(Vec::new()))
-            .build()
-            .unwrap()
-    });
     let client = mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
-        [&get_role, &no_policy, &no_tags, &throttled],
+        [&get_role, &no_policy, &throttled],
         |c| c.retry_config(retry_config())
     );
     let ec2: session_revoker::accounts::Ec2Factory =
@@ -390,75 +383,35 @@ async fn throttling_that_outlasts_the_retries_fails_the_invocation_with_attempts
 }
 
 #[tokio::test]
-async fn role_tag_reads_list_role_tags_and_maps_a_missing_role_to_none() {
-    use aws_sdk_iam::operation::list_role_tags::ListRoleTagsOutput;
+async fn get_role_answers_the_roles_tags_so_no_tag_read_of_its_own() {
     use aws_sdk_iam::types::Tag;
     let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
-    let tagged = mock!(aws_sdk_iam::Client::list_role_tags)
-        .match_requests(|r| r.role_name() == Some("web-app") && r.max_items() == Some(100))
+    let tagged = mock!(aws_sdk_iam::Client::get_role)
+        .match_requests(|r| r.role_name() == Some("web-app"))
         .then_output(move || {
-            ListRoleTagsOutput::builder()
-                .tags(tag("team", "payments"))
+            let mut r = role("web-app");
+            r.tags = Some(vec![
+                tag("team", "payments"),
                 // IAM keeps one key per role whatever its case: a person's spelling counts.
-                .tags(tag("Session-Revoker:Approval", "required"))
-                .build()
-                .unwrap()
+                tag("Session-Revoker:Approval", "required"),
+            ]);
+            GetRoleOutput::builder().role(r).build()
         });
-    let untagged = mock!(aws_sdk_iam::Client::list_role_tags)
+    let untagged = mock!(aws_sdk_iam::Client::get_role)
         .match_requests(|r| r.role_name() == Some("batch"))
-        .then_output(|| {
-            ListRoleTagsOutput::builder()
-                .set_tags(Some(Vec::new()))
-                .build()
-                .unwrap()
-        });
-    let missing = mock!(aws_sdk_iam::Client::list_role_tags)
-        .match_requests(|r| r.role_name() == Some("ghost"))
-        .then_http_response(|| {
-            aws_smithy_runtime_api::http::Response::new(
-                404.try_into().unwrap(),
-                aws_smithy_types::body::SdkBody::from(
-                    iam_error(
-                        404,
-                        "NoSuchEntity",
-                        "The role with name ghost cannot be found.",
-                    )
-                    .unwrap(),
-                ),
-            )
-        });
-    let denied = mock!(aws_sdk_iam::Client::list_role_tags)
-        .match_requests(|r| r.role_name() == Some("locked"))
-        .then_http_response(|| {
-            aws_smithy_runtime_api::http::Response::new(
-                403.try_into().unwrap(),
-                aws_smithy_types::body::SdkBody::from(
-                    iam_error(
-                        403,
-                        "AccessDenied",
-                        "not authorized to perform iam:ListRoleTags",
-                    )
-                    .unwrap(),
-                ),
-            )
-        });
+        .then_output(|| GetRoleOutput::builder().role(role("batch")).build());
     let iam = IamClient(mock_client!(
         aws_sdk_iam,
         RuleMode::MatchAny,
-        [&tagged, &untagged, &missing, &denied]
+        [&tagged, &untagged]
     ));
     let key = "session-revoker:approval";
-    assert_eq!(
-        iam.role_tag("web-app", key).await.unwrap().as_deref(),
-        Some("required")
-    );
-    assert_eq!(iam.role_tag("batch", key).await.unwrap(), None);
-    assert_eq!(iam.role_tag("ghost", key).await.unwrap(), None);
-    let e = iam.role_tag("locked", key).await.unwrap_err();
-    assert_eq!(
-        (e.operation, e.code.as_str()),
-        ("ListRoleTags", "AccessDenied")
-    );
+    let web = iam.get_role("web-app").await.unwrap().unwrap();
+    assert_eq!(web.tag(key), Some("required"));
+    assert_eq!(web.tag("team"), Some("payments"));
+    let batch = iam.get_role("batch").await.unwrap().unwrap();
+    assert!(batch.tags.is_empty());
+    assert_eq!(batch.tag(key), None);
 }
 
 #[tokio::test]

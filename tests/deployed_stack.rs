@@ -350,15 +350,6 @@ async fn run_payload_as_function_role(
         .into_iter()
         .filter(|a| a["status"] == "failed")
         .map(|a| format!("{} {}: {}", a["action"], a["target"], a["detail"]))
-        // The role's approval tag (iam:ListRoleTags) is read on every finding about a role; a
-        // refused read is no failed action (APPROVAL_REQUIRED applies), only a fact: judged here.
-        .chain(
-            all_actions(&report)
-                .into_iter()
-                .filter_map(|a| a["facts"]["approval_tag"].as_str())
-                .filter(|t| t.starts_with("not read"))
-                .map(|t| format!("the role's approval tag: {t}")),
-        )
         .collect();
     if !failed.is_empty() {
         return Err(format!(
@@ -446,9 +437,9 @@ async fn the_function_contains_a_stolen_session_as_the_deployed_role() {
         cloud.call(&stolen.creds).await.works(),
         "the attacker's call works before"
     );
-    // A tag the function must read with the deployed role (iam:ListRoleTags): `never` changes
-    // nothing under the default APPROVAL_REQUIRED=never, so the response below is unchanged,
-    // and a refused read shows as an `approval_tag` fact (run_as_function_role fails on it).
+    // A tag the function reads with the deployed role (from iam:GetRole's answer): `never`
+    // changes nothing under the default APPROVAL_REQUIRED=never, so the response below is
+    // unchanged.
     cloud
         .iam
         .tag_role()

@@ -215,6 +215,10 @@ fn is_finding_id(f: &str) -> bool {
     !f.is_empty() && f.len() <= 128 && f.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// Sessions in place beyond which a finding no longer joins a merged write: a statement is
+/// about 200 characters and a role's inline policies hold 10,240, so about 45 fit.
+pub const MERGE_MAX_SESSIONS: usize = 30;
+
 /// How recent a session cutoff in place must be for a burst at the role to be under way.
 pub const BURST_WINDOW: Duration = Duration::seconds(60);
 
@@ -232,6 +236,11 @@ pub fn burst_under_way(session_policy: Option<&str>, now: OffsetDateTime) -> boo
     let Ok(in_place) = SessionRevocations::from_document(doc) else {
         return false;
     };
+    // Near IAM's size limit a write may be refused (`LimitExceeded`), and only the finding's
+    // own path decides the role-wide fallback: such a role is written directly.
+    if in_place.sessions.len() >= MERGE_MAX_SESSIONS {
+        return false;
+    }
     let (from, to) = (now - BURST_WINDOW, now + Duration::hours(1));
     in_place.sessions.values().any(|c| *c > from && *c <= to)
 }

@@ -79,6 +79,7 @@ fn an_unreadable_last_activity_never_makes_a_finding_already_covered() {
             arn: "arn:aws:iam::111122223333:role/web-app".into(),
             path: "/".into(),
             role_id: "AROAEXAMPLEROLEID0001".into(),
+            tags: Vec::new(),
         },
         role_policy: Ok(Some(RevocationPolicy { cutoff }.to_json())),
         session_policy: Ok(None),

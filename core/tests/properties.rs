@@ -76,6 +76,7 @@ fn facts() -> RoleFacts {
             arn: "arn:aws:iam::123456789012:role/web-app".into(),
             path: "/".into(),
             role_id: "AROAEXAMPLEROLEID0001".into(),
+            tags: Vec::new(),
         },
         role_policy: Ok(None),
         session_policy: Ok(None),

@@ -16,6 +16,11 @@ fn role_info(r: &Role) -> RoleInfo {
         arn: r.arn().to_string(),
         path: r.path().to_string(),
         role_id: r.role_id().to_string(),
+        tags: r
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
     }
 }
 

@@ -11,7 +11,6 @@ pub mod ec2;
 pub mod guardduty;
 pub mod iam;
 mod iam_restore;
-mod iam_tags;
 pub mod scheduler;
 pub mod sns;
 pub mod sqs;
@@ -131,40 +130,15 @@ pub trait InstanceProfiles: Send + Sync {
     ) -> BoxFuture<'a, AwsResult<Option<InstanceProfileInfo>>>;
 }
 
-/// A role's tags (approval, issue 25: `session-revoker:approval` overrides `APPROVAL_REQUIRED`).
-pub trait RoleTags: Send + Sync {
-    /// `ListRoleTags` (one page: a role has at most 50 tags, a page holds 100): the value of
-    /// tag `key`; `Ok(None)` when the role has no such tag or does not exist.
-    fn role_tag<'a>(
-        &'a self,
-        role: &'a str,
-        key: &'a str,
-    ) -> BoxFuture<'a, AwsResult<Option<String>>>;
-}
-
 /// Everything the responder does in IAM, for the account handle that carries one client:
 /// functions take the narrowest capability they use.
 pub trait Iam:
-    Roles
-    + RolePolicies
-    + Users
-    + AccessKeys
-    + UserPolicies
-    + InstanceProfiles
-    + PolicyRemoval
-    + RoleTags
+    Roles + RolePolicies + Users + AccessKeys + UserPolicies + InstanceProfiles + PolicyRemoval
 {
 }
 
 impl<T> Iam for T where
-    T: Roles
-        + RolePolicies
-        + Users
-        + AccessKeys
-        + UserPolicies
-        + InstanceProfiles
-        + PolicyRemoval
-        + RoleTags
+    T: Roles + RolePolicies + Users + AccessKeys + UserPolicies + InstanceProfiles + PolicyRemoval
 {
 }
 

@@ -10,9 +10,8 @@
 
 use super::{facts, verify, Responder};
 use crate::act::{Budget, Ctx};
-use crate::aws::RoleTags;
 use crate::config::Config;
-use crate::error::{AwsError, HandlerError};
+use crate::error::HandlerError;
 use crate::model::{ActionKind, ActionOutcome, FindingArn, Incident, Shape, Status, Triage};
 use crate::plan::approval::{
     decide_role_with_approval, proposed_outcomes, ApprovalMode, ApprovalSection, ApproveRequest,
@@ -25,28 +24,14 @@ use serde_json::Value;
 use std::time::Instant;
 use time::{Duration, OffsetDateTime};
 
-/// The role's approval tag, as read.
+/// The role's approval tag, as `GetRole` answered it with the role (no call of its own: the
+/// role is read before every decision anyway).
 #[derive(Debug, Clone, PartialEq)]
-pub(super) enum TagRead {
-    /// Not read (approval does not apply here, or the role's name was not known yet).
-    NotAsked,
-    /// `ListRoleTags` answered: the tag's value, if the role has it.
-    Read(Option<String>),
-    /// `ListRoleTags` failed: the setting applies.
-    Failed(AwsError),
-}
+pub(super) struct TagRead(Option<String>);
 
-/// Reads the approval tag of `role` (`None`: not asked).
-pub(super) async fn read_tag<I: RoleTags + ?Sized>(iam: &I, role: Option<&str>) -> TagRead {
-    let Some(role) = role else {
-        return TagRead::NotAsked;
-    };
-    match iam.role_tag(role, APPROVAL_TAG).await {
-        Ok(v) => TagRead::Read(v),
-        Err(e) => {
-            tracing::warn!(role, code = %e.code, "approval tag not read: APPROVAL_REQUIRED applies");
-            TagRead::Failed(e)
-        }
+impl TagRead {
+    pub(super) fn of(role: &crate::model::RoleInfo) -> Self {
+        Self(role.tag(APPROVAL_TAG).map(str::to_string))
     }
 }
 
@@ -54,7 +39,7 @@ pub(super) async fn read_tag<I: RoleTags + ?Sized>(iam: &I, role: Option<&str>) 
 fn mode_for(config: &Config, tag: &TagRead) -> (ApprovalMode, String, Option<String>) {
     let setting = config.approval_required;
     match tag {
-        TagRead::Read(Some(value)) => {
+        TagRead(Some(value)) => {
             let (mode, ignored) = setting.for_principal(Some(value));
             match ignored {
                 None => (
@@ -72,15 +57,7 @@ fn mode_for(config: &Config, tag: &TagRead) -> (ApprovalMode, String, Option<Str
                 ),
             }
         }
-        TagRead::Failed(e) => (
-            setting,
-            format!("APPROVAL_REQUIRED={}", setting.as_str()),
-            Some(format!(
-                "the role's tag {APPROVAL_TAG} could not be read ({} {}): APPROVAL_REQUIRED applies",
-                e.operation, e.code
-            )),
-        ),
-        _ => (
+        TagRead(None) => (
             setting,
             format!("APPROVAL_REQUIRED={}", setting.as_str()),
             None,
@@ -129,15 +106,10 @@ fn ttl(config: &Config) -> Duration {
     Duration::hours(i64::from(config.approval_ttl_hours))
 }
 
-/// Names on the first outcome how the tag was read when that matters (it could not be read,
-/// or its value was ignored).
+/// Names on the first outcome how the tag was read when that matters (its value was ignored).
 pub(super) fn annotate(outcomes: &mut [ActionOutcome], tag: &TagRead) {
     let note = match tag {
-        TagRead::Failed(e) => Some(format!(
-            "not read ({} {}): APPROVAL_REQUIRED applies",
-            e.operation, e.code
-        )),
-        TagRead::Read(Some(v)) if ApprovalMode::Never.for_principal(Some(v)).1.is_some() => {
+        TagRead(Some(v)) if ApprovalMode::Never.for_principal(Some(v)).1.is_some() => {
             Some(format!(
                 "{} is neither required nor never: ignored",
                 safe_text(v, 40)
@@ -260,10 +232,7 @@ impl Responder {
         };
         let session_scope =
             plan::effective_scope(copy, &self.config) == crate::config::RevokeScope::Session;
-        let (facts, tag) = futures::join!(
-            facts::role_facts(access.iam.as_ref(), &target, identity, session_scope),
-            read_tag(access.iam.as_ref(), Some(&request.role))
-        );
+        let facts = facts::role_facts(access.iam.as_ref(), &target, identity, session_scope).await;
         let facts = match facts {
             Ok(f) => f,
             Err(step) => {
@@ -288,7 +257,7 @@ impl Responder {
                 ),
             )];
         }
-        let (mode, required_by, _) = mode_for(&self.config, &tag);
+        let (mode, required_by, _) = mode_for(&self.config, &TagRead::of(&facts.role));
         let split = decide_role_with_approval(copy, &facts, &self.config, mode, now);
         match request.check(copy, &split.proposed, now, ttl(&self.config)) {
             Ok(()) => {

@@ -6,6 +6,7 @@ use crate::accounts::{AccountAccess, Accounts, GuardDutyFactory, Identity, Unrea
 use crate::aws::guardduty::Findings;
 use crate::aws::AwsResult;
 use crate::clock::ManualClock;
+use crate::error::AwsError;
 use crate::model::Outcome;
 use crate::policy::{self, RevocationPolicy, ROLE_POLICY_NAME, SESSION_POLICY_NAME};
 use crate::testing::{MemoryAccount, MemoryAccounts};
@@ -338,14 +339,14 @@ async fn the_roles_tag_overrides_the_setting_for_that_role() {
 }
 
 #[tokio::test]
-async fn a_tag_that_cannot_be_read_leaves_the_setting_in_force_and_says_so() {
+async fn the_tag_comes_with_the_role_so_no_read_of_its_own_delays_the_deny() {
     let (a, _c, r) = setup(&[]);
     a.tag_role(ROLE, APPROVAL_TAG, "never");
-    a.faults.fail_nth("ListRoleTags", 1, "AccessDenied");
     let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
-    assert_eq!(report.outcome, Outcome::ApprovalNeeded);
-    assert!(session_denied(&a));
-    assert!(report.incidents[0].actions[0].facts["approval_tag"].contains("AccessDenied"));
+    // `never` on the role overrides the setting: read from GetRole's answer.
+    assert_eq!(report.outcome, Outcome::Revoked, "{}", report.to_text());
+    assert_eq!(a.faults.calls("GetRole"), 1);
+    assert_eq!(a.faults.calls("ListRoleTags"), 0);
 }
 
 #[tokio::test]

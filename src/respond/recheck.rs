@@ -219,9 +219,21 @@ impl Responder {
                 tracing::warn!(role = %check.role, rewrites, "restored after a concurrent overwrite");
             }
             if let (Some(next), Some(queue)) = (check.next_look(), self.accounts.recheck_queue()) {
-                queue
-                    .send(&next.to_json(), Some(RECHECK_DELAY_SECONDS))
-                    .await?;
+                let body = next.to_json();
+                if check.merge {
+                    // A merged write is a first write: its quick look too, as an invocation's
+                    // own write gets (another merged write of the role may be in flight).
+                    let entries = [
+                        (body.as_str(), Some(quick_delay(std::time::Duration::ZERO))),
+                        (body.as_str(), Some(RECHECK_DELAY_SECONDS)),
+                    ];
+                    let mut sent = queue.send_batch(&entries).await?;
+                    if let Some(Err(e)) = sent.pop() {
+                        return Err(e);
+                    }
+                } else {
+                    queue.send(&body, Some(RECHECK_DELAY_SECONDS)).await?;
+                }
             }
         }
         Ok(rewrites)

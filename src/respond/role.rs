@@ -1,4 +1,4 @@
-//! A role's finding: the role's facts (and its approval tag) read at once, findings of one
+//! A role's finding: the role's facts (with its approval tag) read at once, findings of one
 //! payload at the same role one after the other, then the plan carried out in order (each
 //! write in place before the next, a re-association only after this run's deny), every role
 //! policy written handed to the later look (`settle`, `recheck`).
@@ -100,15 +100,8 @@ impl Responder {
         };
         // Findings of this payload at the same role: one after the other (settle.rs).
         let _turn = pending.role_turn(&access.account, &label).await;
-        // The role's approval tag, read beside the facts (no extra round trip when the
-        // finding names the role).
-        let (facts, tag) = futures::join!(
-            facts::role_facts(access.iam.as_ref(), target, identity, session_scope),
-            approval::read_tag(
-                access.iam.as_ref(),
-                target.name.as_deref().filter(|_| approval)
-            )
-        );
+        // The role's approval tag comes with the role (`GetRole` answers its tags).
+        let facts = facts::role_facts(access.iam.as_ref(), target, identity, session_scope).await;
         let facts = match facts {
             Ok(f) => f,
             Err(step) => {
@@ -167,12 +160,7 @@ impl Responder {
                 )
                 .await;
         }
-        let tag = match tag {
-            approval::TagRead::NotAsked => {
-                approval::read_tag(access.iam.as_ref(), Some(&facts.role.name)).await
-            }
-            read => read,
-        };
+        let tag = approval::TagRead::of(&facts.role);
         let decided = approval::decide(incident, &facts, config, &tag, now);
         let mut outcomes = self
             .run_role_plan(

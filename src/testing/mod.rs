@@ -71,6 +71,7 @@ impl MemoryAccount {
             arn: format!("arn:aws:iam::{}:role{path}{name}", self.account),
             path: path.to_string(),
             role_id: role_id_of(name),
+            tags: Vec::new(),
         };
         self.state().roles.insert(name.to_string(), role.clone());
         role
@@ -181,7 +182,17 @@ impl Roles for MemoryAccount {
     fn get_role<'a>(&'a self, role: &'a str) -> BoxFuture<'a, AwsResult<Option<RoleInfo>>> {
         async move {
             self.faults.enter("GetRole").await?;
-            Ok(self.state().roles.get(role).cloned())
+            let state = self.state();
+            // GetRole answers the role's tags with it.
+            Ok(state.roles.get(role).cloned().map(|mut r| {
+                r.tags = state
+                    .role_tags
+                    .iter()
+                    .filter(|((name, _), _)| name == role)
+                    .map(|((_, k), v)| (k.clone(), v.clone()))
+                    .collect();
+                r
+            }))
         }
         .boxed()
     }

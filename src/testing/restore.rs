@@ -1,8 +1,7 @@
-//! The in-memory account's `DeleteRolePolicy` / `DeleteUserPolicy` (a restore) and
-//! `ListRoleTags` (approval).
+//! The in-memory account's `DeleteRolePolicy` / `DeleteUserPolicy` (a restore).
 
 use super::{no_such_entity, MemoryAccount};
-use crate::aws::{AwsResult, PolicyRemoval, RoleTags};
+use crate::aws::{AwsResult, PolicyRemoval};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
@@ -45,25 +44,6 @@ impl PolicyRemoval for MemoryAccount {
                         format!("policy {policy} of user {user}"),
                     )
                 })
-        }
-        .boxed()
-    }
-}
-
-impl RoleTags for MemoryAccount {
-    fn role_tag<'a>(
-        &'a self,
-        role: &'a str,
-        key: &'a str,
-    ) -> BoxFuture<'a, AwsResult<Option<String>>> {
-        async move {
-            self.faults.enter("ListRoleTags").await?;
-            let state = self.state();
-            Ok(state
-                .role_tags
-                .iter()
-                .find(|((r, k), _)| r == role && k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v.clone()))
         }
         .boxed()
     }

@@ -27,7 +27,8 @@ The parts:
 - RecheckQueue below: the function's delayed re-check (template.yaml's RecheckQueue and its event
   source mapping). The function sends one message per role policy it wrote to a real queue in moto
   (through the proxy, so the sends are recorded), with the template's DelaySeconds; the bench polls
-  it the way Lambda's event source mapping does (up to 10 messages a batch), hands each batch to the
+  it the way Lambda's event source mapping does (up to 100 messages a batch, gathered for at most
+  the 1 s batching window), hands each batch to the
   same pool of function processes as an SQS event, and puts a failed batch item back after the
   visibility timeout until maxReceiveCount, then into the dead-letter queue. SQS's SenderId is the
   function's own identity as moto reports it (moto records a fixed placeholder instead).
@@ -193,12 +194,13 @@ class RecheckQueue:
 
     NAME = "session-revoker-recheck"
 
-    def __init__(self, endpoint, sender_id, delay_s=15, max_receives=3, visibility_s=30.0, batch=10):
+    def __init__(self, endpoint, sender_id, delay_s=15, max_receives=3, visibility_s=30.0, batch=100, window_s=1.0):
         self.sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION,
                                 aws_access_key_id="testing", aws_secret_access_key="testing")
         self.url = self.sqs.create_queue(QueueName=self.NAME, Attributes={"DelaySeconds": str(int(delay_s))})["QueueUrl"]
         self.sender_id, self.max_receives = sender_id, max_receives
-        self.visibility_s, self.batch = visibility_s, batch
+        self.visibility_s, self.batch, self.window_s = visibility_s, batch, window_s
+        self.gathering = []  # (due since, record): received, waiting for the batch to fill or the window to end
         self.receives = collections.Counter()
         self.again = []  # (ready at, record)
         self.dead = []  # records that reached maxReceiveCount
@@ -232,8 +234,14 @@ class RecheckQueue:
                 break
         due = [r for at, r in self.again if at <= now]
         self.again = [(at, r) for at, r in self.again if at > now]
-        records += due
-        return [{"Records": records[i:i + self.batch]} for i in range(0, len(records), self.batch)]
+        self.gathering += [(now, r) for r in records + due]
+        # The event source mapping's batching (template.yaml RecheckEventSource): a batch goes
+        # out when it is full (BatchSize) or its first message has waited the batching window.
+        batches = []
+        while self.gathering and (len(self.gathering) >= self.batch or now - self.gathering[0][0] >= self.window_s):
+            batch, self.gathering = self.gathering[:self.batch], self.gathering[self.batch:]
+            batches.append({"Records": [r for _, r in batch]})
+        return batches
 
     def result(self, event, kind, body, now):
         """The function's answer to a batch: its failed items go back to the queue."""
@@ -258,7 +266,7 @@ class RecheckQueue:
     def idle(self, now):
         """Nothing left to deliver: no item waiting to come back, and the queue empty (delayed
         messages included)."""
-        if self.again:
+        if self.again or self.gathering:
             return False
         if now - self.last_depth[0] >= 0.25:
             a = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])["Attributes"]
@@ -266,6 +274,34 @@ class RecheckQueue:
                                                      "ApproximateNumberOfMessagesNotVisible"))
             self.last_depth = (now, depth)
         return self.last_depth[1] == 0
+
+
+class SharedReservation:
+    """What waits for a free slot of the function's reserved concurrency, from its two sources:
+    Lambda's asynchronous queue (the findings, and their retries) and the re-check queue's event
+    source mapping. Lambda promises no order between two sources that share a reservation; each
+    one's pollers try to invoke as slots free up. The bench alternates between them, one
+    invocation each while both wait (the asynchronous queue first served alone would keep every
+    re-check behind the whole burst's backlog, which is not how two competing pollers behave)."""
+
+    def __init__(self, items):
+        self.findings = collections.deque(items)
+        self.batches = collections.deque()
+        self.turn = 0
+
+    def append(self, item, batch=False):
+        (self.batches if batch else self.findings).append(item)
+
+    def popleft(self):
+        self.turn ^= 1
+        first, second = (self.batches, self.findings) if self.turn else (self.findings, self.batches)
+        return (first or second).popleft()
+
+    def __len__(self):
+        return len(self.findings) + len(self.batches)
+
+    def __iter__(self):
+        return iter(list(self.findings) + list(self.batches))
 
 
 class LambdaAsync:
@@ -296,7 +332,7 @@ class LambdaAsync:
         findings = len(events)
         self.recheck_history = []
         self._findings, self._recheck, self._events = findings, recheck, events
-        ready = collections.deque((i, 0, t0) for i in range(len(events)))  # (event, attempt, ready at)
+        ready = SharedReservation((i, 0, t0) for i in range(len(events)))  # (event, attempt, ready at)
         delayed = []  # (ready at, event, attempt)
         inflight = {}  # request id -> (event, attempt, handed)
         history = [[] for _ in events]
@@ -308,7 +344,7 @@ class LambdaAsync:
                 for batch in recheck.poll(now):
                     events.append(batch)
                     history.append([])
-                    ready.append((len(events) - 1, 0, now))
+                    ready.append((len(events) - 1, 0, now), batch=True)
             # The idle part of Lambda's retry wait is skipped, never a re-check's real delay.
             if not ready and not inflight and delayed and (recheck is None or recheck.idle(now)):
                 gap = min(d[0] for d in delayed) - now

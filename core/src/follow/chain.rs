@@ -44,6 +44,7 @@ pub fn guard_from_config<'a>(
                 arn: role.arn.clone(),
                 path: role.path.clone(),
                 role_id: role.role_id.clone(),
+                tags: Vec::new(),
             },
             responder_role,
             config,

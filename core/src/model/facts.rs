@@ -8,6 +8,21 @@ pub struct RoleInfo {
     pub arn: String,
     pub path: String,
     pub role_id: String,
+    /// The role's tags as `GetRole` answers them (all of them: a role has at most 50). Empty
+    /// from `ListRoles`, which answers none; the responder always reads the role with
+    /// `GetRole` before deciding.
+    pub tags: Vec<(String, String)>,
+}
+
+impl RoleInfo {
+    /// The value of tag `key`: IAM refuses two keys of one role that differ only in case, so
+    /// whatever case a person wrote the key in, it is the one tag.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// An IAM user as `GetUser` describes it.

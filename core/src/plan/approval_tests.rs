@@ -47,6 +47,7 @@ fn facts(role_policy: Option<String>) -> RoleFacts {
             arn: "arn:aws:iam::111122223333:role/web-app".into(),
             path: "/".into(),
             role_id: "AROAEXAMPLEROLEID0001".into(),
+            tags: Vec::new(),
         },
         role_policy: Ok(role_policy),
         session_policy: Ok(None),

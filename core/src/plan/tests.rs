@@ -86,6 +86,7 @@ fn role(path: &str) -> RoleInfo {
         arn: format!("arn:aws:iam::111122223333:role{path}web-app"),
         path: path.into(),
         role_id: "AROAEXAMPLEROLEID0001".into(),
+        tags: Vec::new(),
     }
 }
 

@@ -212,6 +212,14 @@ fn a_burst_is_a_session_cutoff_written_within_the_window() {
     assert!(!burst_under_way(Some(&doc(now - BURST_WINDOW)), now));
     // Far ahead: not a responder's (a lock-out or decoy, replaced by the planner).
     assert!(!burst_under_way(Some(&doc(now + Duration::hours(2))), now));
+    // Near the size limit: written directly (its own path may fall back to role-wide).
+    let full = SessionRevocations {
+        sessions: (0..MERGE_MAX_SESSIONS)
+            .map(|i| (format!("{ROLE_ID}:i-{i}"), now))
+            .collect(),
+    }
+    .to_json();
+    assert!(!burst_under_way(Some(&full), now));
     // Nothing in place, or something unreadable: no burst.
     assert!(!burst_under_way(None, now));
     assert!(!burst_under_way(Some("{\"Version\":"), now));

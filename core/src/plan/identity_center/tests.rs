@@ -19,6 +19,7 @@ fn sso_role(path: &str) -> RoleInfo {
         ),
         path: path.into(),
         role_id: ROLE_ID.into(),
+        tags: Vec::new(),
     }
 }
 

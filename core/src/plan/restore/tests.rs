@@ -47,6 +47,7 @@ impl Role {
                 arn: "arn:aws:iam::111122223333:role/web-app".into(),
                 path: "/".into(),
                 role_id: ROLE_ID.into(),
+                tags: Vec::new(),
             },
             role_policy: Ok(self.role_wide.clone()),
             session_policy: Ok(self.session.clone()),
