@@ -34,6 +34,20 @@ pub const VERSION: u8 = 1;
 /// (writers are still racing), as the in-invocation settle pass does.
 pub const MAX_LOOKS: u8 = 3;
 
+/// Times a look that failed for a transient reason (IAM throttling) comes back by a message of
+/// its own, a few seconds later, before its batch item is failed: SQS's own redelivery waits the
+/// queue's visibility timeout (900 s, Lambda's minimum for the function's timeout), far too long
+/// for a session deny that was never written (a merged write).
+pub const MAX_RETRIES: u8 = 5;
+
+/// Findings a merged write's message may name (for its report).
+pub const MAX_FINDINGS: usize = 100;
+
+/// The delay before retry `retry` (1-based) of a look: 2, 4, 8, 16, 20 s.
+pub fn retry_delay_seconds(retry: u8) -> i32 {
+    (2i32 << retry.saturating_sub(1).min(4)).min(20)
+}
+
 /// Clock skew allowed between the writer's clock (which chose the cutoff) and SQS's
 /// `SentTimestamp`, on top of the configured cutoff margin.
 pub const SKEW: Duration = Duration::seconds(5);
@@ -100,6 +114,16 @@ pub struct RecheckMessage {
     /// looking as after any write.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub merge: bool,
+    /// A look sent again after a transient failure (see [`MAX_RETRIES`]): how many times.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry: u8,
+    /// A merged write sent again: the findings that joined it (its report names them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl RecheckMessage {
@@ -142,6 +166,8 @@ impl RecheckMessage {
             look: 0,
             finding_id: finding_id.filter(|f| is_finding_id(f)).map(str::to_string),
             merge: false,
+            retry: 0,
+            findings: Vec::new(),
         })
     }
 
@@ -170,6 +196,10 @@ pub enum Refused {
     Version(u8),
     #[error("look {0} is past the last ({MAX_LOOKS})")]
     Looks(u8),
+    #[error("retry {0} is past the last ({MAX_RETRIES})")]
+    Retries(u8),
+    #[error("a finding id that is not one, or more than {MAX_FINDINGS}")]
+    Findings,
     #[error("sent by {0:?}, not by this function")]
     Sender(String),
     #[error("no SentTimestamp from SQS")]
@@ -208,6 +238,8 @@ pub struct Recheck {
     pub merge: bool,
     /// The findings whose denies joined the merged write (for its report).
     pub findings: Vec<String>,
+    /// How many times this look was sent again after a transient failure.
+    pub retry: u8,
 }
 
 /// A finding id as the report may name it (GuardDuty's are 32 hex characters).
@@ -264,6 +296,12 @@ pub fn read(body: &str, config: &Config, sent: OffsetDateTime) -> Result<Recheck
     if m.look >= MAX_LOOKS {
         return Err(Refused::Looks(m.look));
     }
+    if m.retry > MAX_RETRIES {
+        return Err(Refused::Retries(m.retry));
+    }
+    if m.findings.len() > MAX_FINDINGS || !m.findings.iter().all(|f| is_finding_id(f)) {
+        return Err(Refused::Findings);
+    }
     if !is_account_id(&m.account) {
         return Err(Refused::Account);
     }
@@ -305,10 +343,17 @@ pub fn read(body: &str, config: &Config, sent: OffsetDateTime) -> Result<Recheck
         PolicyKind::RoleWide => m.cutoff,
         PolicyKind::Sessions => sessions.values().copied().max().unwrap_or(m.cutoff),
     };
-    let findings = match (m.merge, m.finding_id) {
+    let mut findings = match (m.merge, m.finding_id) {
         (true, Some(f)) if is_finding_id(&f) => vec![f],
         _ => Vec::new(),
     };
+    if m.merge {
+        for f in m.findings {
+            if !findings.contains(&f) {
+                findings.push(f);
+            }
+        }
+    }
     Ok(Recheck {
         account: m.account,
         role: m.role,
@@ -318,6 +363,7 @@ pub fn read(body: &str, config: &Config, sent: OffsetDateTime) -> Result<Recheck
         look: m.look,
         merge: m.merge,
         findings,
+        retry: m.retry,
     })
 }
 
@@ -375,6 +421,34 @@ impl Recheck {
             look,
             finding_id: None,
             merge: false,
+            retry: 0,
+            findings: Vec::new(),
+        })
+    }
+
+    /// The same look, sent again after a transient failure (`None` after [`MAX_RETRIES`]: the
+    /// batch item then fails, and SQS's redelivery and dead-letter queue take over).
+    pub fn retry_message(&self) -> Option<RecheckMessage> {
+        let retry = self.retry + 1;
+        (retry <= MAX_RETRIES).then(|| RecheckMessage {
+            version: VERSION,
+            account: self.account.clone(),
+            role: self.role.clone(),
+            policy: self.policy,
+            cutoff: self.cutoff,
+            sessions: self
+                .sessions
+                .iter()
+                .map(|(userid, cutoff)| SessionCutoff {
+                    userid: userid.clone(),
+                    cutoff: *cutoff,
+                })
+                .collect(),
+            look: self.look,
+            finding_id: None,
+            merge: self.merge,
+            retry,
+            findings: self.findings.iter().take(MAX_FINDINGS).cloned().collect(),
         })
     }
 
@@ -383,6 +457,7 @@ impl Recheck {
         self.look = self.look.min(other.look);
         self.cutoff = self.cutoff.max(other.cutoff);
         self.merge |= other.merge;
+        self.retry = self.retry.min(other.retry);
         for f in other.findings {
             if !self.findings.contains(&f) {
                 self.findings.push(f);

@@ -187,6 +187,14 @@ impl Responder {
                     }
                 }
                 Err(e) => {
+                    // Throttled (or another transient failure): the look comes back in seconds by
+                    // a message of its own, not after the queue's 900 s visibility timeout.
+                    if crate::act::is_transient(&e.code) {
+                        if let Some(delay) = self.retry_look(&check).await {
+                            tracing::warn!(account = %check.account, role = %check.role, look = check.look, retry = check.retry + 1, delay, code = %e.code, "re-check failed for a transient reason: sent again");
+                            continue;
+                        }
+                    }
                     tracing::error!(account = %check.account, role = %check.role, look = check.look, code = %e.code, error = %e.message, "re-check failed: the batch items go back to the queue");
                     for at in places {
                         response.add_failure(id(&event.records[at]));
@@ -237,6 +245,21 @@ impl Responder {
             }
         }
         Ok(rewrites)
+    }
+
+    /// Sends `check` again after its retry delay; the delay when sent, `None` when it cannot be
+    /// (retries used up, no queue, or the send failed: the batch item then fails).
+    async fn retry_look(&self, check: &Recheck) -> Option<i32> {
+        let message = check.retry_message()?;
+        let delay = recheck::retry_delay_seconds(message.retry);
+        let queue = self.accounts.recheck_queue()?;
+        match queue.send(&message.to_json(), Some(delay)).await {
+            Ok(_) => Some(delay),
+            Err(e) => {
+                tracing::warn!(account = %check.account, role = %check.role, code = %e.code, "the retry of a re-check could not be sent");
+                None
+            }
+        }
     }
 
     /// The merged write is in place: its report on the topic (the findings that joined it were

@@ -170,12 +170,26 @@ async fn a_deny_a_writer_keeps_erasing_fails_its_batch_item_for_the_dead_letter_
         })
     };
     let response = r.recheck_batch(delivery(&sent, OWN_SENDER)).await;
+    // Still erased after the look's rewrites (ConcurrentModification, transient): the look
+    // comes back by a message of its own in 2 s, the two looks of the write merged into one.
+    assert!(failures(&response).is_empty());
+    let again = queue.take();
+    assert_eq!(again.len(), 1);
+    assert_eq!(queue.delays().last(), Some(&Some(2)));
+    // Its last retry still erased: both batch items fail, SQS delivers them again after the
+    // visibility timeout, then the dead-letter queue.
+    let mut last: RecheckMessage = serde_json::from_str(&again[0]).unwrap();
+    last.retry = crate::recheck::MAX_RETRIES;
+    let response = r
+        .recheck_batch(delivery(&[last.to_json(), last.to_json()], OWN_SENDER))
+        .await;
     eraser.abort();
     assert_eq!(
         failures(&response),
         vec!["m-0", "m-1"],
         "SQS delivers both looks again, then the DLQ"
     );
+    assert!(queue.take().is_empty());
 }
 
 #[tokio::test]
@@ -192,6 +206,8 @@ async fn a_forged_message_writes_nothing_and_fails_to_the_dead_letter_queue() {
         look: 0,
         finding_id: None,
         merge: false,
+        retry: 0,
+        findings: Vec::new(),
     };
     // Sent by someone else: refused whatever it says.
     let response = r
@@ -239,6 +255,8 @@ async fn the_looks_of_one_batch_at_the_same_role_are_one_write() {
                 look: 0,
                 finding_id: None,
                 merge: false,
+                retry: 0,
+                findings: Vec::new(),
             }
             .to_json()
         })
@@ -453,6 +471,8 @@ async fn a_forged_merge_message_is_held_to_every_check_of_a_look() {
         look: 0,
         finding_id: Some("f1".into()),
         merge: true,
+        retry: 0,
+        findings: Vec::new(),
     };
     // Not sent by the function: refused, nothing written.
     let response = r
@@ -470,4 +490,64 @@ async fn a_forged_merge_message_is_held_to_every_check_of_a_look() {
         .await;
     assert_eq!(failures(&response), vec!["m-0"]);
     assert_eq!(a.faults.calls("PutRolePolicy"), 0);
+}
+
+#[tokio::test]
+async fn a_throttled_merged_write_comes_back_in_seconds_not_after_the_visibility_timeout() {
+    let (a, queue, r) = setup();
+    let now = OffsetDateTime::now_utc();
+    let merge = RecheckMessage {
+        version: crate::recheck::VERSION,
+        account: OWN.into(),
+        role: ROLE.into(),
+        policy: PolicyKind::Sessions,
+        cutoff: now,
+        sessions: vec![SessionCutoff {
+            userid: format!("{}:i-00000000000000004", role_id_of(ROLE)),
+            cutoff: now,
+        }],
+        look: 0,
+        finding_id: Some("f4".into()),
+        merge: true,
+        retry: 0,
+        findings: Vec::new(),
+    };
+    // The first two writes are throttled (past the SDK's own retries).
+    a.faults.fail_calls("PutRolePolicy", 1, 2, "Throttling");
+    // Throttled: the batch item succeeds, the same merged write is queued again in 2 s,
+    // still naming its finding.
+    let response = r
+        .recheck_batch(delivery(&[merge.to_json()], OWN_SENDER))
+        .await;
+    assert!(failures(&response).is_empty());
+    let again = queue.take();
+    assert_eq!(again.len(), 1);
+    assert_eq!(queue.delays().last(), Some(&Some(2)));
+    let resent: RecheckMessage = serde_json::from_str(&again[0]).unwrap();
+    assert!(resent.merge);
+    assert_eq!((resent.retry, resent.look), (1, 0));
+    assert_eq!(resent.findings, ["f4"]);
+    // After the last retry the batch item fails: SQS's redelivery and the dead-letter queue.
+    let last = RecheckMessage {
+        retry: crate::recheck::MAX_RETRIES,
+        ..resent
+    };
+    let response = r
+        .recheck_batch(delivery(&[last.to_json()], OWN_SENDER))
+        .await;
+    assert_eq!(failures(&response), vec!["m-0"]);
+    assert!(queue.take().is_empty());
+    // A message claiming more retries than that is refused outright.
+    let forged = RecheckMessage {
+        retry: crate::recheck::MAX_RETRIES + 1,
+        ..last
+    };
+    let response = r
+        .recheck_batch(delivery(&[forged.to_json()], OWN_SENDER))
+        .await;
+    assert_eq!(failures(&response), vec!["m-0"]);
+    // Once IAM answers, the retry writes it.
+    let response = r.recheck_batch(delivery(&again, OWN_SENDER)).await;
+    assert!(failures(&response).is_empty());
+    assert!(sessions_in_place(&a).contains(&format!("{}:i-00000000000000004", role_id_of(ROLE))));
 }

@@ -249,3 +249,33 @@ fn only_a_session_deny_joins_a_merged_write_and_the_join_travels_with_its_findin
     assert!(merged[0].1.merge);
     assert_eq!(merged[0].1.findings, ["abc123"]);
 }
+
+#[test]
+fn a_look_sent_again_waits_a_little_longer_each_time_and_keeps_what_it_carries() {
+    let delays: Vec<i32> = (1..=MAX_RETRIES).map(retry_delay_seconds).collect();
+    assert_eq!(delays, [2, 4, 8, 16, 20]);
+    let write = sessions_write(&[("i-1", SENT + Duration::seconds(30))]);
+    let m = RecheckMessage::joining("123456789012", &write, Some("abc123")).unwrap();
+    let mut check = read(&m.to_json(), &config(&[]), SENT).unwrap();
+    for retry in 1..=MAX_RETRIES {
+        let again = check.retry_message().unwrap();
+        assert_eq!((again.retry, again.look, again.merge), (retry, 0, true));
+        check = read(&again.to_json(), &config(&[]), SENT).unwrap();
+        assert_eq!(check.findings, ["abc123"]);
+        assert_eq!(check.sessions.len(), 1);
+    }
+    assert!(check.retry_message().is_none(), "then the batch item fails");
+    // Forged counts or finding ids are refused.
+    let mut v: serde_json::Value = serde_json::from_str(&m.to_json()).unwrap();
+    v["retry"] = (MAX_RETRIES + 1).into();
+    assert_eq!(
+        read(&v.to_string(), &config(&[]), SENT),
+        Err(Refused::Retries(MAX_RETRIES + 1))
+    );
+    v["retry"] = 1.into();
+    v["findings"] = serde_json::json!(["ok", "not ok"]);
+    assert_eq!(
+        read(&v.to_string(), &config(&[]), SENT),
+        Err(Refused::Findings)
+    );
+}
