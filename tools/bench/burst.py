@@ -484,6 +484,15 @@ def analyse(findings, history, failure_queue, records, t0_ns, final_policies, se
         return times[max(0, math.ceil(p / 100 * len(times)) - 1)] if times else None
 
     fq = collections.Counter(x["reason"] for x in failure_queue)
+    # Where the time goes: the last finding's first answer (every finding read and acted on or
+    # queued once), and how many AWS calls the emulator answered per second until then.
+    first_answers = [h[0]["end_s"] for h in history if h and "end_s" in h[0]]
+    intake_end = max(first_answers) if first_answers else None
+    calls_until = sum(1 for r in records if intake_end is not None and r["t_end_s"] <= intake_end)
+    by_outcome = collections.defaultdict(list)
+    for p in per:
+        if p["denied_at_s"] is not None:
+            by_outcome[p["outcome"] or "no response"].append(p["denied_at_s"])
     summary = {
         "findings": len(findings),
         "contained": sum(p["contained"] for p in per),
@@ -510,6 +519,11 @@ def analyse(findings, history, failure_queue, records, t0_ns, final_policies, se
         "invocation_p50_s": durations[len(durations) // 2] if durations else None,
         "invocation_max_s": durations[-1] if durations else None,
         "outcomes": dict(collections.Counter(p["outcome"] or "no response" for p in per)),
+        "intake_end_s": intake_end,
+        "calls_per_second_until_intake_end": calls_until / intake_end if intake_end else None,
+        "denied_p50_p99_by_outcome": {
+            k: (sorted(v)[len(v) // 2], sorted(v)[max(0, -(-99 * len(v) // 100) - 1)]) for k, v in by_outcome.items()
+        },
     }
     return summary, per
 
