@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a command with a private moto server: free port on 127.0.0.1, waits until it answers,
-# exports MOTO_ENDPOINT, and stops it when the command ends, fails or is interrupted.
+# exports MOTO_ENDPOINT (and MOTO_PID), and stops it when the command ends, fails or is interrupted.
 # Usage: tools/with-moto.sh <command> [args...]
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,5 +25,7 @@ PY
   sleep 0.2
 done
 export MOTO_ENDPOINT="http://127.0.0.1:$port"
+# For `make bench`: how much CPU the emulator itself used (tools/bench/driver.py).
+export MOTO_PID="$moto_pid"
 echo "moto server on $MOTO_ENDPOINT (pid $moto_pid)" >&2
 "$@"

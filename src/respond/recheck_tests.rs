@@ -278,13 +278,13 @@ async fn the_looks_of_one_batch_at_the_same_role_are_one_write() {
 #[tokio::test]
 async fn a_message_that_cannot_be_sent_is_settled_in_the_invocation_never_silently() {
     let (a, queue, r) = setup();
-    queue.faults.fail_always("SendMessageBatch", "AccessDenied");
+    queue.faults.fail_always("SendMessage", "AccessDenied");
     let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
     let deny = &report.incidents[0].actions[0];
     assert_eq!(deny.status, Status::Done);
     assert_eq!(
         deny.facts.get("recheck").map(String::as_str),
-        Some("in the invocation (SendMessageBatch failed: AccessDenied)")
+        Some("in the invocation (SendMessage failed: AccessDenied)")
     );
     assert!(queue.is_empty());
     // The settle pass read it again (GetRolePolicy after the write's own read-back).

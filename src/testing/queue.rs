@@ -1,5 +1,5 @@
 //! The re-check queue in memory: what was sent, in order, with the failures the tests inject
-//! (`SendMessage` and `SendMessageBatch` through [`Faults`]).
+//! (`SendMessage` through [`Faults`]).
 
 use super::Faults;
 use crate::aws::sqs::RecheckQueue;
@@ -61,27 +61,6 @@ impl RecheckQueue for MemoryQueue {
             let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
             sent.push(body.to_string());
             Ok(format!("message-{}", sent.len()))
-        }
-        .boxed()
-    }
-
-    fn send_batch<'a>(
-        &'a self,
-        entries: &'a [(&'a str, Option<i32>)],
-    ) -> BoxFuture<'a, AwsResult<Vec<AwsResult<String>>>> {
-        async move {
-            self.faults.enter("SendMessageBatch").await?;
-            let mut ids = Vec::with_capacity(entries.len());
-            for (body, delay) in entries {
-                self.delays
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(*delay);
-                let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-                sent.push(body.to_string());
-                ids.push(Ok(format!("message-{}", sent.len())));
-            }
-            Ok(ids)
         }
         .boxed()
     }

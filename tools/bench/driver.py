@@ -516,12 +516,14 @@ class Bench:
                                 a.burst_retry_delay_scale, a.burst_function_timeout, on_skip=refill)
         issued = time.time() - 1.0  # every stolen session was issued before the burst
         t0, t0_ns = time.monotonic(), time.monotonic_ns()
+        cpu_before = process_cpu_seconds(os.environ.get("MOTO_PID"))
         try:
             history, failure_queue = service.run([f["event"] for f in findings], t0, a.burst_limit_seconds,
                                                  recheck=recheck)
         finally:
             service.stop()
             api.close()
+        cpu_after, wall = process_cpu_seconds(os.environ.get("MOTO_PID")), time.monotonic() - t0
         req = urllib.request.Request(proxy_url + "/__bench__/records")
         with urllib.request.urlopen(req, timeout=60) as r:
             records = json.loads(r.read())
@@ -546,10 +548,14 @@ class Bench:
                    "(InstanceCredentialExfiltration.OutsideAWS, session-scoped deny)",
         }
         settings["recheck"] = ({"delay_s": a.burst_recheck_delay, "visibility_s": a.burst_recheck_visibility,
-                                "max_receives": recheck.max_receives, "batch": recheck.batch}
+                                "max_receives": recheck.max_receives, "batch": recheck.batch,
+                                "window_s": recheck.window_s}
                                if recheck is not None else "in the invocation (no queue)")
         summary, per = B.analyse(findings, history, failure_queue, records, t0_ns, final, settings,
                                  clock=service.virtual)
+        if cpu_before is not None and cpu_after is not None and wall > 0:
+            # The emulator's own CPU over the burst (one Python process: at most one core).
+            summary["moto_cpu_share"] = (cpu_after - cpu_before) / wall
         if recheck is not None:
             summary["recheck_messages"] = recheck.sent
             summary["recheck_batches"] = len(service.recheck_history)
@@ -627,6 +633,16 @@ def analyse(records, handed_ns, result_ns, deny_actions):
         m.update({"deny_action": None, "event_to_deny_ms": None, "steps_to_deny": None, "calls_to_deny": None})
     return m
 
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU seconds of process `pid` so far (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{int(pid)}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (TypeError, ValueError, OSError):
+        return None
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
