@@ -199,12 +199,13 @@ impl Responder {
                 .collect::<Vec<_>>()
         });
         let done = futures::future::join_all(accounts).await;
+        let mut merged = Vec::new();
         for (places, result, check) in done.into_iter().flatten() {
             match result {
                 Ok(rewrites) => {
                     tracing::info!(account = %check.account, role = %check.role, look = check.look, messages = places.len(), rewrites, merge = check.merge, "re-checked: the deny holds");
                     if check.merge {
-                        self.report_merged_write(&check, rewrites).await;
+                        merged.push((check, rewrites));
                     }
                 }
                 Err(e) => {
@@ -222,6 +223,9 @@ impl Responder {
                     }
                 }
             }
+        }
+        if !merged.is_empty() {
+            self.report_merged_writes(&merged).await;
         }
         response
     }
@@ -276,16 +280,17 @@ impl Responder {
         }
     }
 
-    /// The merged write is in place: its report on the topic (the findings that joined it were
-    /// reported `queued`). A report that cannot be published is logged; the deny stands and
-    /// the batch item does not fail for it (a retry would only write nothing again).
-    async fn report_merged_write(&self, check: &Recheck, rewrites: u32) {
+    /// The batch's merged writes are in place: one report on the topic (the findings that joined
+    /// them were reported `queued`). A report that cannot be published is logged; the denies
+    /// stand and no batch item fails for it (a retry would only write nothing again).
+    async fn report_merged_writes(&self, merged: &[(Recheck, u32)]) {
         let (Some(notifier), Some(topic)) = (&self.notifier, &self.config.sns_topic_arn) else {
             return;
         };
-        let publication = recheck::notice::merged_write_publication(check, topic, rewrites);
+        let written: Vec<(&Recheck, u32)> = merged.iter().map(|(c, w)| (c, *w)).collect();
+        let publication = recheck::notice::merged_write_publication(&written, topic);
         if let Err(e) = notifier.publish(&publication).await {
-            tracing::error!(account = %check.account, role = %check.role, code = %e.code, error = %e.message, "merged write's report not published");
+            tracing::error!(roles = merged.len(), code = %e.code, error = %e.message, "merged writes' report not published");
         }
     }
 }

@@ -9,53 +9,65 @@ use crate::model::{Outcome, Publication};
 use crate::names::format_utc;
 use crate::text::ascii_line;
 
-/// The SNS message for a merged write that is in place (read back) now.
-pub fn merged_write_publication(check: &Recheck, topic_arn: &str, rewrites: u32) -> Publication {
+/// The SNS message for the merged writes of one batch that are in place (read back) now: one
+/// message per batch, not one per role, so a burst does not double the topic's traffic.
+pub fn merged_write_publication(written: &[(&Recheck, u32)], topic_arn: &str) -> Publication {
     let outcome = Outcome::Revoked;
-    let sessions: Vec<serde_json::Value> = check
-        .sessions
+    let sessions: usize = written.iter().map(|(c, _)| c.sessions.len()).sum();
+    let roles = written.len();
+    let summary = match written {
+        [(only, _)] => format!(
+            "{}: {} session(s) of role {} in {} denied by one merged write",
+            outcome.headline(),
+            only.sessions.len(),
+            only.role,
+            only.account
+        ),
+        _ => format!(
+            "{}: {sessions} session(s) of {roles} roles denied by merged writes",
+            outcome.headline()
+        ),
+    };
+    let writes: Vec<serde_json::Value> = written
         .iter()
-        .map(
-            |(userid, cutoff)| serde_json::json!({"userid": userid, "cutoff": format_utc(*cutoff)}),
-        )
+        .map(|(check, writes)| {
+            serde_json::json!({
+                "account": check.account,
+                "role": check.role,
+                "policy_name": check.policy.policy_name(),
+                "sessions": check.sessions.iter().map(|(userid, cutoff)| serde_json::json!({"userid": userid, "cutoff": format_utc(*cutoff)})).collect::<Vec<_>>(),
+                "findings": check.findings,
+                "writes": writes,
+            })
+        })
         .collect();
-    let summary = format!(
-        "{}: {} session(s) of role {} in {} denied by one merged write",
-        outcome.headline(),
-        check.sessions.len(),
-        check.role,
-        check.account
-    );
     let json = serde_json::json!({
         "kind": "merged_write",
         "outcome": outcome,
         "summary": summary,
-        "account": check.account,
-        "role": check.role,
-        "policy_name": check.policy.policy_name(),
-        "sessions": sessions,
-        "findings": check.findings,
-        "writes": rewrites,
+        "merged_writes": writes,
     })
     .to_string();
-    let mut text = format!("{summary}\n\n");
-    text.push_str(&format!(
-        "Policy {} on role {} in account {} now denies each session's tokens issued before its cutoff:\n",
-        check.policy.policy_name(),
-        check.role,
-        check.account
-    ));
-    for (userid, cutoff) in &check.sessions {
-        text.push_str(&format!("  - {userid} (before {})\n", format_utc(*cutoff)));
-    }
-    if !check.findings.is_empty() {
+    let mut text = format!("{summary}\n");
+    for (check, _) in written {
         text.push_str(&format!(
-            "\nThese findings were reported QUEUED and are now contained: {}\n",
-            check.findings.join(", ")
+            "\nPolicy {} on role {} in account {} now denies each session's tokens issued before its cutoff:\n",
+            check.policy.policy_name(),
+            check.role,
+            check.account
         ));
+        for (userid, cutoff) in &check.sessions {
+            text.push_str(&format!("  - {userid} (before {})\n", format_utc(*cutoff)));
+        }
+        if !check.findings.is_empty() {
+            text.push_str(&format!(
+                "These findings were reported QUEUED and are now contained: {}\n",
+                check.findings.join(", ")
+            ));
+        }
     }
     text.push_str(
-        "\nThe deny is looked at again later (the re-check queue), as after every write.\n",
+        "\nEach deny is looked at again later (the re-check queue), as after every write.\n",
     );
     let subject = ascii_line(&format!("[session-revoker] {summary}"));
     let subject = if subject.len() <= 99 {

@@ -279,3 +279,52 @@ fn a_look_sent_again_waits_a_little_longer_each_time_and_keeps_what_it_carries()
         Err(Refused::Findings)
     );
 }
+
+#[test]
+fn one_report_names_every_merged_write_of_a_batch_and_its_findings() {
+    let check = |role: &str, sessions: &[&str], finding: &str| {
+        let map: BTreeMap<String, OffsetDateTime> = sessions
+            .iter()
+            .map(|s| (format!("{ROLE_ID}:{s}"), SENT))
+            .collect();
+        let mut m = RecheckMessage::joining(
+            "123456789012",
+            &sessions_write(&sessions.iter().map(|s| (*s, SENT)).collect::<Vec<_>>()),
+            Some(finding),
+        )
+        .unwrap();
+        m.role = role.into();
+        let mut c = read(&m.to_json(), &config(&[]), SENT).unwrap();
+        c.sessions = map;
+        c
+    };
+    let (a, b) = (
+        check("app", &["i-1", "i-2"], "fa"),
+        check("web", &["i-3"], "fb"),
+    );
+    let p = notice::merged_write_publication(
+        &[(&a, 1), (&b, 1)],
+        "arn:aws:sns:us-east-1:123456789012:t",
+    );
+    assert_eq!(
+        p.subject,
+        "[session-revoker] REVOKED: 3 session(s) of 2 roles denied by merged writes"
+    );
+    let body: serde_json::Value = serde_json::from_str(&p.message).unwrap();
+    let json: serde_json::Value = serde_json::from_str(body["sqs"].as_str().unwrap()).unwrap();
+    assert_eq!(json["kind"], "merged_write");
+    assert_eq!(json["merged_writes"][0]["findings"][0], "fa");
+    assert_eq!(json["merged_writes"][1]["role"], "web");
+    assert!(body["default"]
+        .as_str()
+        .unwrap()
+        .contains("now contained: fb"));
+    assert!(p
+        .attributes
+        .contains(&("outcome".to_string(), "revoked".to_string())));
+    // One write: the role is named in the subject.
+    let one = notice::merged_write_publication(&[(&b, 1)], "arn:aws:sns:us-east-1:123456789012:t");
+    assert!(one
+        .subject
+        .contains("1 session(s) of role web in 123456789012"));
+}
