@@ -171,6 +171,15 @@ impl RecheckMessage {
         })
     }
 
+    /// The message by which a finding's write that IAM throttled past the SDK's retries is
+    /// handed to its role's merged write (either policy: cutoffs only move forward and session
+    /// lists only grow, so the batch merges it like any other).
+    pub fn handing_over(account: &str, write: &Write, finding_id: Option<&str>) -> Option<Self> {
+        let mut m = Self::for_write(account, write, finding_id)?;
+        m.merge = true;
+        Some(m)
+    }
+
     /// The message by which a finding's session deny joins its role's merged write (see
     /// [`burst_under_way`]): only a session-scoped write can join, a role-wide one is written
     /// at once (a later finding at the role then finds it already covered).

@@ -53,6 +53,14 @@ impl Ctx {
 
 /// Retryable failures: the invocation fails so Lambda retries it (a retry finds the work
 /// already done "already covered" and finishes the rest).
+/// IAM (or STS) refused for its rate: another attempt in seconds can succeed.
+pub fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded"
+    )
+}
+
 pub fn is_transient(code: &str) -> bool {
     matches!(
         code,

@@ -271,7 +271,7 @@ impl Responder {
                         ctx,
                         (0, 0, copy.finding_id.as_deref()),
                         pending,
-                        (Instant::now(), false),
+                        (Instant::now(), super::role::Join::Never),
                     )
                     .await;
                 for a in &mut done {

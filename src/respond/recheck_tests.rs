@@ -551,3 +551,33 @@ async fn a_throttled_merged_write_comes_back_in_seconds_not_after_the_visibility
     assert!(failures(&response).is_empty());
     assert!(sessions_in_place(&a).contains(&format!("{}:i-00000000000000004", role_id_of(ROLE))));
 }
+
+#[tokio::test]
+async fn a_write_iam_throttles_past_the_retries_is_handed_to_the_merged_write_not_failed() {
+    let (a, queue, r) = setup_with(&[("SNS_TOPIC_ARN", TOPIC)]);
+    a.faults.fail_nth("PutRolePolicy", 1, "Throttling");
+    let report = r.respond(&event(), Budget::UNLIMITED).await.unwrap();
+    // Not written, not failed (no Lambda retry a minute later): queued, and says why.
+    assert_eq!(report.outcome, Outcome::Queued, "{}", report.to_text());
+    let action = &report.incidents[0].actions[0];
+    assert_eq!(action.status, Status::Queued);
+    assert!(
+        action.detail.starts_with("IAM throttled the write"),
+        "{}",
+        action.detail
+    );
+    assert!(cutoff_in_place(&a).is_none());
+    let handed = queue.take();
+    assert_eq!(handed.len(), 1);
+    assert_eq!(queue.delays(), [Some(0)]);
+    // The next batch writes the role-wide deny and reports it.
+    let response = r.recheck_batch(delivery(&handed, OWN_SENDER)).await;
+    assert!(failures(&response).is_empty());
+    assert!(cutoff_in_place(&a).is_some());
+    let notice = a.published().pop().expect("the merged write's report");
+    assert!(
+        notice.subject.contains("every session of role"),
+        "{}",
+        notice.subject
+    );
+}

@@ -13,6 +13,19 @@ use crate::model::{
 use crate::plan;
 use std::time::Instant;
 
+/// When a role policy write of a finding is handed to its role's merged write (the re-check
+/// queue) instead of being written by the invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Join {
+    /// Always written here: a drill, a person's request, a follow-up, no re-check queue.
+    Never,
+    /// Written here; handed over only when IAM throttles it past the SDK's retries.
+    OnThrottle,
+    /// A burst at the role: a session deny joins at once (a role-wide one is still written
+    /// here, and handed over when throttled).
+    Now,
+}
+
 impl Responder {
     pub(super) async fn handle_role(
         &self,
@@ -137,16 +150,20 @@ impl Responder {
         let now = self.clock.now();
         // A burst at this role (a responder wrote a session deny on it moments ago): this
         // finding's session deny joins the role's merged write on the re-check queue.
-        let merge = may_join
-            && self.accounts.recheck_queue().is_some()
-            && crate::recheck::burst_under_way(
-                facts
-                    .session_policy
-                    .as_ref()
-                    .ok()
-                    .and_then(Option::as_deref),
-                now,
-            );
+        let join = if !may_join || self.accounts.recheck_queue().is_none() {
+            Join::Never
+        } else if crate::recheck::burst_under_way(
+            facts
+                .session_policy
+                .as_ref()
+                .ok()
+                .and_then(Option::as_deref),
+            now,
+        ) {
+            Join::Now
+        } else {
+            Join::OnThrottle
+        };
         if !approval {
             let planned = plan::decide_role(incident, &facts, config, now);
             return self
@@ -156,7 +173,7 @@ impl Responder {
                     ctx,
                     (item, first_action, incident.finding_id.as_deref()),
                     pending,
-                    (started, merge),
+                    (started, join),
                 )
                 .await;
         }
@@ -169,7 +186,7 @@ impl Responder {
                 ctx,
                 (item, first_action, incident.finding_id.as_deref()),
                 pending,
-                (started, merge),
+                (started, join),
             )
             .await;
         approval::annotate(&mut outcomes, &tag);
@@ -188,21 +205,30 @@ impl Responder {
         // they answer (for the re-check's logs).
         (item, first_action, finding_id): (usize, usize, Option<&str>),
         pending: &settle::Pending,
-        // From the first read (the read-to-write gap), and whether a session deny joins its
-        // role's merged write instead of being written here.
-        (started, merge): (Instant, bool),
+        // From the first read (the read-to-write gap), and when a write joins its role's merged
+        // write instead of being written here.
+        (started, join): (Instant, Join),
     ) -> Vec<ActionOutcome> {
         let mut outcomes: Vec<ActionOutcome> = Vec::new();
         // A re-association must follow this run's own deny, so a plan with one writes now.
-        let merge = merge
+        let join_now = join == Join::Now
             && !ctx.dry_run
             && !planned
                 .iter()
                 .any(|a| a.kind == ActionKind::ReassociateInstanceProfile);
         for action in planned {
-            if merge {
+            if let (true, Step::Write(write)) = (join_now, &action.step) {
+                let why = "joined the role's merged write: another invocation wrote a session deny on this role moments ago (a burst)";
                 if let Some(queued) = self
-                    .join_merged_write(&action, access, finding_id, ctx)
+                    .join_merged_write(
+                        (action.kind, &action.target),
+                        write,
+                        false,
+                        access,
+                        finding_id,
+                        ctx,
+                        why,
+                    )
                     .await
                 {
                     outcomes.push(queued);
@@ -229,7 +255,30 @@ impl Responder {
                 Step::Write(w @ Write::PutRolePolicy { .. }) => Some(w.clone()),
                 _ => None,
             };
+            let (kind, target) = (action.kind, action.target.clone());
             let mut outcome = self.execute(action, Some(access), ctx).await;
+            // Throttled past the SDK's retries: handed to the merged write, which tries again
+            // in seconds (re-check retries), instead of failing the invocation for a Lambda
+            // retry a minute later.
+            let throttled = outcome.status == Status::Failed
+                && outcome
+                    .error
+                    .as_ref()
+                    .is_some_and(|e| crate::act::is_throttling(&e.code));
+            if let (true, Join::Now | Join::OnThrottle, Some(write)) =
+                (throttled && !ctx.dry_run, join, &written)
+            {
+                let why = format!(
+                    "IAM throttled the write past the SDK's {} attempts, so it was handed to the role's merged write",
+                    crate::aws::MAX_ATTEMPTS
+                );
+                if let Some(queued) = self
+                    .join_merged_write((kind, &target), write, true, access, finding_id, ctx, &why)
+                    .await
+                {
+                    outcome = queued;
+                }
+            }
             if let (Some(write), Status::Done) = (written, outcome.status) {
                 // The policy actually written: the planned one, or its role-wide fallback.
                 let write = match write {
@@ -259,41 +308,55 @@ impl Responder {
         outcomes
     }
 
-    /// Hands a finding's session deny to its role's merged write: the re-check queue, without
-    /// delay, where the next batch merges every session waiting for the role into one write
-    /// (one write per role in a burst, not one per finding) and reports when it is in place.
-    /// `None` when this action cannot join (not a session deny) or the message could not be
-    /// sent: the caller then writes it here, as without a burst.
+    /// Hands a finding's role policy write to its role's merged write: the re-check queue,
+    /// without delay, where the next batch merges every session waiting for the role into one
+    /// write (one write per role in a burst, not one per finding) and reports when it is in
+    /// place. `why` is the start of the action's detail. `None` when this write cannot be
+    /// handed over (not a role policy; a role-wide deny only when `any_policy`) or the message
+    /// could not be sent: the caller then keeps what it had.
+    #[allow(clippy::too_many_arguments)]
     async fn join_merged_write(
         &self,
-        action: &PlannedAction,
+        (kind, target): (ActionKind, &str),
+        write: &Write,
+        any_policy: bool,
         access: &AccountAccess,
         finding_id: Option<&str>,
         ctx: &Ctx,
+        why: &str,
     ) -> Option<ActionOutcome> {
-        let Step::Write(
-            write @ Write::PutRolePolicy {
-                role,
-                policy_name,
-                cutoff,
-                sessions,
-                ..
-            },
-        ) = &action.step
+        let Write::PutRolePolicy {
+            role,
+            policy_name,
+            cutoff,
+            sessions,
+            ..
+        } = write
         else {
             return None;
         };
-        let message = crate::recheck::RecheckMessage::joining(&access.account, write, finding_id)?;
+        let message = if any_policy {
+            crate::recheck::RecheckMessage::handing_over(&access.account, write, finding_id)?
+        } else {
+            crate::recheck::RecheckMessage::joining(&access.account, write, finding_id)?
+        };
         let queue = self.accounts.recheck_queue()?;
         match queue.send(&message.to_json(), Some(0)).await {
             Ok(id) => {
+                let denied = if sessions.is_empty() {
+                    format!(
+                        "every token of role {role} issued before {}",
+                        crate::names::format_utc(*cutoff)
+                    )
+                } else {
+                    format!("session(s) {}", sessions.join(", "))
+                };
                 let mut o = ActionOutcome::new(
-                    action.kind,
-                    &action.target,
+                    kind,
+                    target,
                     Status::Queued,
                     format!(
-                        "joined the merged write of {policy_name} on role {role}: another invocation wrote a session deny on this role moments ago (a burst), so session(s) {} are written together with the others waiting for it by the re-check queue's next batch, which reports on this topic when the deny is in place; not denied yet. If it cannot be written, the message goes to the re-check dead-letter queue and its alarm fires.",
-                        sessions.join(", ")
+                        "{why}: {policy_name} on role {role} for {denied} is written together with the others waiting for the role by the re-check queue's next batch, which reports on this topic when the deny is in place; not denied yet. If it cannot be written, the message goes to the re-check dead-letter queue and its alarm fires."
                     ),
                 );
                 o.policy_name = Some(policy_name);
@@ -305,11 +368,11 @@ impl Responder {
                     o.facts.insert("via_role", via.clone());
                 }
                 o.at_ms = ctx.elapsed_ms();
-                tracing::info!(account = %access.account, role = %role, sessions = sessions.len(), "session deny joined the role's merged write");
+                tracing::info!(account = %access.account, role = %role, sessions = sessions.len(), "deny handed to the role's merged write");
                 Some(o)
             }
             Err(e) => {
-                tracing::warn!(account = %access.account, role = %role, code = %e.code, "the merged write could not be joined: writing here");
+                tracing::warn!(account = %access.account, role = %role, code = %e.code, "the merged write could not be joined");
                 None
             }
         }

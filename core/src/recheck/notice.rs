@@ -16,6 +16,13 @@ pub fn merged_write_publication(written: &[(&Recheck, u32)], topic_arn: &str) ->
     let sessions: usize = written.iter().map(|(c, _)| c.sessions.len()).sum();
     let roles = written.len();
     let summary = match written {
+        [(only, _)] if only.sessions.is_empty() => format!(
+            "{}: every session of role {} in {} issued before {} denied by a merged write",
+            outcome.headline(),
+            only.role,
+            only.account,
+            format_utc(only.cutoff)
+        ),
         [(only, _)] => format!(
             "{}: {} session(s) of role {} in {} denied by one merged write",
             outcome.headline(),
@@ -35,6 +42,7 @@ pub fn merged_write_publication(written: &[(&Recheck, u32)], topic_arn: &str) ->
                 "account": check.account,
                 "role": check.role,
                 "policy_name": check.policy.policy_name(),
+                "cutoff": format_utc(check.cutoff),
                 "sessions": check.sessions.iter().map(|(userid, cutoff)| serde_json::json!({"userid": userid, "cutoff": format_utc(*cutoff)})).collect::<Vec<_>>(),
                 "findings": check.findings,
                 "writes": writes,
@@ -58,6 +66,12 @@ pub fn merged_write_publication(written: &[(&Recheck, u32)], topic_arn: &str) ->
         ));
         for (userid, cutoff) in &check.sessions {
             text.push_str(&format!("  - {userid} (before {})\n", format_utc(*cutoff)));
+        }
+        if check.sessions.is_empty() {
+            text.push_str(&format!(
+                "  - every session of the role (before {})\n",
+                format_utc(check.cutoff)
+            ));
         }
         if !check.findings.is_empty() {
             text.push_str(&format!(
