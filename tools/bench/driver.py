@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -517,12 +518,25 @@ class Bench:
         issued = time.time() - 1.0  # every stolen session was issued before the burst
         t0, t0_ns = time.monotonic(), time.monotonic_ns()
         cpu_before = process_cpu_seconds(os.environ.get("MOTO_PID"))
+        # The emulator's CPU, sampled twice a second: its share until the last finding was
+        # first answered is what shows whether the emulator set the burst's pace.
+        cpu_samples, sampling = [], threading.Event()
+
+        def sample():
+            while not sampling.wait(0.5):
+                c = process_cpu_seconds(os.environ.get("MOTO_PID"))
+                if c is not None:
+                    cpu_samples.append((time.monotonic(), c))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         try:
             history, failure_queue = service.run([f["event"] for f in findings], t0, a.burst_limit_seconds,
                                                  recheck=recheck)
         finally:
             service.stop()
             api.close()
+        sampling.set()
         cpu_after, wall = process_cpu_seconds(os.environ.get("MOTO_PID")), time.monotonic() - t0
         req = urllib.request.Request(proxy_url + "/__bench__/records")
         with urllib.request.urlopen(req, timeout=60) as r:
@@ -556,6 +570,10 @@ class Bench:
         if cpu_before is not None and cpu_after is not None and wall > 0:
             # The emulator's own CPU over the burst (one Python process: at most one core).
             summary["moto_cpu_share"] = (cpu_after - cpu_before) / wall
+            until = [c for t, c in cpu_samples if summary.get("intake_end_s") and t - t0 <= summary["intake_end_s"]]
+            if until:
+                upto = max(t for t, c in cpu_samples if t - t0 <= summary["intake_end_s"])
+                summary["moto_cpu_share_until_intake_end"] = (until[-1] - cpu_before) / (upto - t0)
         if recheck is not None:
             summary["recheck_messages"] = recheck.sent
             summary["recheck_batches"] = len(service.recheck_history)
