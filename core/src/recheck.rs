@@ -25,7 +25,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::{Duration, OffsetDateTime};
 
+mod burst;
 pub mod notice;
+
+pub use burst::{burst_under_way, BURST_WINDOW, MERGE_MAX_SESSIONS};
 
 /// The message's format; another value is refused (never guessed at).
 pub const VERSION: u8 = 1;
@@ -254,36 +257,6 @@ pub struct Recheck {
 /// A finding id as the report may name it (GuardDuty's are 32 hex characters).
 fn is_finding_id(f: &str) -> bool {
     !f.is_empty() && f.len() <= 128 && f.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// Sessions in place beyond which a finding no longer joins a merged write: a statement is
-/// about 200 characters and a role's inline policies hold 10,240, so about 45 fit.
-pub const MERGE_MAX_SESSIONS: usize = 30;
-
-/// How recent a session cutoff in place must be for a burst at the role to be under way.
-pub const BURST_WINDOW: Duration = Duration::seconds(60);
-
-/// Whether another responder wrote a session deny on this role moments ago (a cutoff in the
-/// session policy in place within [`BURST_WINDOW`] before `now`, or ahead of it by the margin):
-/// findings at this role are arriving together, and this finding's deny joins the role's merged
-/// write instead of writing on its own. One write per role in a burst instead of one per
-/// finding is what keeps IAM's per-account write rate from setting how long the attackers keep
-/// their sessions. A cutoff far ahead of `now` is not a responder's (it is replaced, see
-/// `plan::cutoff`), so it does not count.
-pub fn burst_under_way(session_policy: Option<&str>, now: OffsetDateTime) -> bool {
-    let Some(doc) = session_policy else {
-        return false;
-    };
-    let Ok(in_place) = SessionRevocations::from_document(doc) else {
-        return false;
-    };
-    // Near IAM's size limit a write may be refused (`LimitExceeded`), and only the finding's
-    // own path decides the role-wide fallback: such a role is written directly.
-    if in_place.sessions.len() >= MERGE_MAX_SESSIONS {
-        return false;
-    }
-    let (from, to) = (now - BURST_WINDOW, now + Duration::hours(1));
-    in_place.sessions.values().any(|c| *c > from && *c <= to)
 }
 
 /// Whether SQS's `SenderId` of a message is this function: the same principal as its own
