@@ -383,36 +383,9 @@ impl Recheck {
         (self.account.clone(), self.role.clone(), self.policy)
     }
 
-    /// The message for the next look at this write (`None` after the last).
-    pub fn next_look(&self) -> Option<RecheckMessage> {
-        let look = self.look + 1;
-        (look < MAX_LOOKS).then(|| RecheckMessage {
-            version: VERSION,
-            account: self.account.clone(),
-            role: self.role.clone(),
-            policy: self.policy,
-            cutoff: self.cutoff,
-            sessions: self
-                .sessions
-                .iter()
-                .map(|(userid, cutoff)| SessionCutoff {
-                    userid: userid.clone(),
-                    cutoff: *cutoff,
-                })
-                .collect(),
-            look,
-            finding_id: None,
-            merge: false,
-            retry: 0,
-            findings: Vec::new(),
-        })
-    }
-
-    /// The same look, sent again after a transient failure (`None` after [`MAX_RETRIES`]: the
-    /// batch item then fails, and SQS's redelivery and dead-letter queue take over).
-    pub fn retry_message(&self) -> Option<RecheckMessage> {
-        let retry = self.retry + 1;
-        (retry <= MAX_RETRIES).then(|| RecheckMessage {
+    /// This look as a message again (the findings bounded as `read` bounds them).
+    fn to_message(&self) -> RecheckMessage {
+        RecheckMessage {
             version: VERSION,
             account: self.account.clone(),
             role: self.role.clone(),
@@ -429,8 +402,31 @@ impl Recheck {
             look: self.look,
             finding_id: None,
             merge: self.merge,
-            retry,
+            retry: self.retry,
             findings: self.findings.iter().take(MAX_FINDINGS).cloned().collect(),
+        }
+    }
+
+    /// The message for the next look at this write (`None` after the last): what must hold,
+    /// nothing new to write, a fresh retry count.
+    pub fn next_look(&self) -> Option<RecheckMessage> {
+        let look = self.look + 1;
+        (look < MAX_LOOKS).then(|| RecheckMessage {
+            look,
+            merge: false,
+            retry: 0,
+            findings: Vec::new(),
+            ..self.to_message()
+        })
+    }
+
+    /// The same look, sent again after a transient failure (`None` after [`MAX_RETRIES`]: the
+    /// batch item then fails, and SQS's redelivery and dead-letter queue take over).
+    pub fn retry_message(&self) -> Option<RecheckMessage> {
+        let retry = self.retry + 1;
+        (retry <= MAX_RETRIES).then(|| RecheckMessage {
+            retry,
+            ..self.to_message()
         })
     }
 

@@ -51,8 +51,6 @@ impl Ctx {
     }
 }
 
-/// Retryable failures: the invocation fails so Lambda retries it (a retry finds the work
-/// already done "already covered" and finishes the rest).
 /// IAM (or STS) refused for its rate: another attempt in seconds can succeed.
 pub fn is_throttling(code: &str) -> bool {
     matches!(
@@ -61,13 +59,13 @@ pub fn is_throttling(code: &str) -> bool {
     )
 }
 
+/// Retryable failures: the invocation fails so Lambda retries it (a retry finds the work
+/// already done "already covered" and finishes the rest). Throttling is one of them.
 pub fn is_transient(code: &str) -> bool {
-    matches!(
-        code,
-        "Throttling"
-            | "ThrottlingException"
-            | "RequestLimitExceeded"
-            | "ServiceUnavailable"
+    is_throttling(code)
+        || matches!(
+            code,
+            "ServiceUnavailable"
             | "ServiceFailure"
             | "InternalError"
             | "InternalFailure"
@@ -78,7 +76,7 @@ pub fn is_transient(code: &str) -> bool {
             // A deny written but not read again by the settle pass (time ran out): the
             // retry verifies it.
             | "Unverified"
-    )
+        )
 }
 
 /// Marks an outcome failed with the AWS error that ended it.
