@@ -5,9 +5,9 @@
 //! re-check dead-letter queue, whose alarm fires.
 
 use super::Recheck;
+use crate::model::publication::SNS_LIMIT;
 use crate::model::{Outcome, Publication};
 use crate::names::format_utc;
-use crate::text::ascii_line;
 
 /// The SNS message for the merged writes of one batch that are in place (read back) now: one
 /// message per batch, not one per role, so a burst does not double the topic's traffic.
@@ -83,17 +83,37 @@ pub fn merged_write_publication(written: &[(&Recheck, u32)], topic_arn: &str) ->
     text.push_str(
         "\nEach deny is looked at again later (the re-check queue), as after every write.\n",
     );
-    let subject = ascii_line(&format!("[session-revoker] {summary}"));
-    let subject = if subject.len() <= 99 {
-        subject
-    } else {
-        format!("{}...", &subject[..96])
-    };
-    let message = serde_json::json!({"default": text, "email": text, "email-json": json, "sqs": json, "lambda": json, "https": json, "http": json})
-        .to_string();
+    let mut message = Publication::body(&text, &json);
+    if message.len() > SNS_LIMIT {
+        // Every role and the findings it contains still named (what the `queued` reports
+        // wait for); the sessions are in the policies and the function's log.
+        let roles: Vec<serde_json::Value> = written
+            .iter()
+            .map(|(c, _)| serde_json::json!({"account": c.account, "role": c.role, "findings": c.findings}))
+            .collect();
+        let short = serde_json::json!({"kind": "merged_write", "outcome": outcome, "summary": summary, "truncated": true, "merged_writes": roles})
+            .to_string();
+        let short_text = format!(
+            "{summary}\n(too large for SNS: the sessions are in each role's policy named below)\n\n{}\n",
+            written
+                .iter()
+                .map(|(c, _)| {
+                    format!(
+                        "{} in {} ({}): {}",
+                        c.role,
+                        c.account,
+                        c.policy.policy_name(),
+                        c.findings.join(", ")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        message = Publication::body(&short_text, &short);
+    }
     Publication {
         topic_arn: topic_arn.to_string(),
-        subject,
+        subject: Publication::subject_line(&summary),
         message,
         attributes: vec![
             ("outcome".to_string(), outcome.as_str().to_string()),

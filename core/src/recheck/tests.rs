@@ -328,3 +328,32 @@ fn one_report_names_every_merged_write_of_a_batch_and_its_findings() {
         .subject
         .contains("1 session(s) of role web in 123456789012"));
 }
+
+#[test]
+fn a_merged_write_report_too_large_for_sns_still_names_every_role_and_finding() {
+    let write = sessions_write(&[("i-1", SENT)]);
+    let m = RecheckMessage::joining("123456789012", &write, Some("f0")).unwrap();
+    let checks: Vec<Recheck> = (0..100)
+        .map(|r| {
+            let mut c = read(&m.to_json(), &config(&[]), SENT).unwrap();
+            c.role = format!("role-{r}");
+            c.findings = vec![format!("f{r}")];
+            c.sessions = (0..45)
+                .map(|s| (format!("{ROLE_ID}:i-{r:03}{s:016}"), SENT))
+                .collect();
+            c
+        })
+        .collect();
+    let written: Vec<(&Recheck, u32)> = checks.iter().map(|c| (c, 1)).collect();
+    let p = notice::merged_write_publication(&written, "arn:aws:sns:us-east-1:123456789012:t");
+    assert!(p.message.len() <= crate::model::publication::SNS_LIMIT);
+    assert!(p.message.contains("truncated"));
+    for r in [0, 57, 99] {
+        assert!(
+            p.message.contains(&format!(
+                "role-{r} in 123456789012 (SessionRevokerDenyStolenSessions): f{r}"
+            )),
+            "{r}"
+        );
+    }
+}

@@ -243,26 +243,17 @@ impl Report {
 
     /// Subject: ASCII, no line breaks, under 100 characters (SNS's limit).
     pub fn subject(&self) -> String {
-        let s = ascii_line(&format!("[session-revoker] {}", self.summary));
-        if s.len() <= 99 {
-            s
-        } else {
-            format!("{}...", &s[..96])
-        }
+        Publication::subject_line(&self.summary)
     }
 
     /// The SNS form: text for e-mail and people, the JSON report for machine protocols,
     /// and attributes for subscription filters.
     /// `json` is this report's `to_json()`, rendered once by the caller (it is also logged).
     pub fn publication(&self, topic_arn: &str, json: &str) -> Publication {
-        const SNS_LIMIT: usize = 256 * 1024;
         let text = self.to_text();
-        let body = |text: &str, json: &str| {
-            serde_json::json!({"default": text, "email": text, "email-json": json, "sqs": json, "lambda": json, "https": json, "http": json})
-                .to_string()
-        };
+        let body = Publication::body;
         let mut message = body(&text, json);
-        if message.len() > SNS_LIMIT {
+        if message.len() > crate::model::publication::SNS_LIMIT {
             // Far above any real payload; keep the headline and the per-finding outcomes. The
             // full report is always in the function's log.
             let short = serde_json::json!({
@@ -275,7 +266,7 @@ impl Report {
                 self.summary
             );
             message = body(&short_text, &short);
-            if message.len() > SNS_LIMIT {
+            if message.len() > crate::model::publication::SNS_LIMIT {
                 let minimal = serde_json::json!({"summary": self.summary, "outcome": self.outcome, "truncated": true}).to_string();
                 message = body(&short_text, &minimal);
             }
