@@ -570,10 +570,11 @@ class Bench:
         if cpu_before is not None and cpu_after is not None and wall > 0:
             # The emulator's own CPU over the burst (one Python process: at most one core).
             summary["moto_cpu_share"] = (cpu_after - cpu_before) / wall
-            until = [c for t, c in cpu_samples if summary.get("intake_end_s") and t - t0 <= summary["intake_end_s"]]
+            until = [(t, c) for t, c in cpu_samples
+                     if summary.get("intake_end_s") and t - t0 <= summary["intake_end_s"]]
             if until:
-                upto = max(t for t, c in cpu_samples if t - t0 <= summary["intake_end_s"])
-                summary["moto_cpu_share_until_intake_end"] = (until[-1] - cpu_before) / (upto - t0)
+                last_t, last_cpu = until[-1]  # sampled in time order
+                summary["moto_cpu_share_until_intake_end"] = (last_cpu - cpu_before) / (last_t - t0)
         if recheck is not None:
             summary["recheck_messages"] = recheck.sent
             summary["recheck_batches"] = len(service.recheck_history)
